@@ -1,0 +1,126 @@
+"""The composition root: ``create_app(settings)`` builds everything, no globals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import jinja2
+import socketio
+from aiohttp import web
+
+from server import api, pages, precheck_api
+from server.assets import Assets
+from server.auth import SessionAuth, Throttle
+from server.ice import TurnIce
+from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
+from server.migrate import migrate
+from server.settings import Settings
+from server.store import SqlStore
+from signaling.calls import Calls
+from signaling.clock import LoopClock
+from signaling.conversations import Conversations
+from signaling.namespaces import Signaling
+from signaling.outbound import Outbound
+from signaling.presence import Roster
+from signaling.routing import Router, RoutingPolicy
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+MAX_SOCKET_MESSAGE = 64 * 1024
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/static/dist/") and response.status == 200:
+        # Fingerprinted names change with their content.
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application. The store, the signaling domain and the socket server are
+    created in ``cleanup_ctx`` and torn down in reverse, closing every socket."""
+    app = web.Application(middlewares=[security_headers, api.guard], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[ASSETS] = Assets(settings.static_dir)
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    app[THROTTLE] = Throttle(settings.login_attempts)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        transports=["websocket"],
+        # Origins are checked per namespace with coded refusals (see server.auth).
+        cors_allowed_origins=[],
+        # One connection's events are handled in order; connections run concurrently.
+        async_handlers=False,
+        max_http_buffer_size=MAX_SOCKET_MESSAGE,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    app[SIO] = sio
+    app.add_routes(pages.routes)
+    app.add_routes(api.routes)
+    app.add_routes(precheck_api.routes)
+    app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
+    app.on_shutdown.append(_close_sockets)
+    app.cleanup_ctx.append(_runtime)
+    # After _runtime: it needs the store, and it is torn down first (every peer closes
+    # before the store does).
+    app.cleanup_ctx.append(precheck_api.precheck_runtime)
+    return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Close every websocket as a transport close, not a socket.io disconnect: clients then
+    reconnect (to this process after a restart, or to another node) instead of giving up.
+    Putting None on an engine.io socket's queue is how engine.io itself stops its writer,
+    which closes the websocket."""
+    eio = app[SIO].eio
+    for engine_socket in list(eio.sockets.values()):
+        await engine_socket.queue.put(None)
+    deadline = asyncio.get_running_loop().time() + 5.0
+    # engine.io announces no "all closed" event, so poll with a deadline.
+    while eio.sockets and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.auto_migrate:
+        await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    clock = LoopClock()
+    outbound = Outbound(app[SIO])
+    router = Router(
+        store,
+        clock,
+        Roster(),
+        outbound,
+        RoutingPolicy(ring_timeout=settings.ring_timeout, grace_period=settings.grace_period),
+    )
+    auth = SessionAuth(settings, store)
+    calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
+    signaling = Signaling(router, Conversations(store, clock, router, outbound), calls, auth)
+    signaling.mount(app[SIO])
+    await router.recover()
+    await calls.recover()
+    app[STORE] = store
+    app[AUTH] = auth
+    app[SIGNALING] = signaling
+    log.info("porchlight started on %s", settings.public_url)
+    yield
+    log.info("porchlight stopping")
+    await app[SIO].shutdown()
+    await clock.close()
+    await store.close()

@@ -1,0 +1,145 @@
+"""Pages and files the browser loads: the loader, the customer frame, the console."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from server.auth import SESSION_COOKIE
+from server.keys import ASSETS, AUTH, SETTINGS, STORE, TEMPLATES
+
+RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
+
+routes = web.RouteTableDef()
+
+
+def page_json(value: dict[str, Any]) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def render(request: web.Request, template: str, **context: Any) -> str:
+    assets = request.app[ASSETS]
+    env = request.app[TEMPLATES]
+    return env.get_template(template).render(asset=assets.url, **context)
+
+
+def socket_sources(request: web.Request) -> str:
+    """``connect-src`` for our own websocket, as the browser will address it."""
+    settings = request.app[SETTINGS]
+    origins = {settings.public_origin, f"{request.scheme}://{request.host}"}
+    sources = {"'self'"}
+    for origin in origins:
+        parts = urlsplit(origin)
+        ws = "wss" if parts.scheme == "https" else "ws"
+        sources.add(f"{ws}://{parts.netloc}")
+    return " ".join(sorted(sources))
+
+
+def csp(request: web.Request, frame_ancestors: str) -> str:
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "media-src 'self' blob:",
+            f"connect-src {socket_sources(request)}",
+            f"frame-ancestors {frame_ancestors}",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+
+
+@routes.get("/widget.js")
+async def loader(request: web.Request) -> web.StreamResponse:
+    """The loader at its stable URL; short cache so site owners get updates quickly."""
+    path = request.app[ASSETS].path("loader.js")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/javascript; charset=utf-8",
+            "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+@routes.get("/w/frame")
+async def frame(request: web.Request) -> web.Response:
+    """The customer frame, embeddable only by the site's allowed origins."""
+    site = await request.app[STORE].get_site(request.query.get("site", ""))
+    if site is None:
+        raise web.HTTPNotFound(text="No such site.")
+    host = request.query.get("host", "")
+    if host not in site.allowed_origins:
+        raise web.HTTPForbidden(text="Chat is not enabled on this website.")
+    language = request.headers.get("Accept-Language", "en").split(",")[0].split("-")[0].strip()
+    config = {
+        "siteKey": site.key,
+        "siteName": site.name,
+        "greeting": site.greeting,
+        "host": host,
+        "instance": request.query.get("instance", "")[:64],
+    }
+    body = render(
+        request,
+        "frame.html",
+        config_json=page_json(config),
+        lang=language or "en",
+        dir="rtl" if language in RTL_LANGUAGES else "ltr",
+    )
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": csp(request, " ".join(site.allowed_origins)),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+@routes.get("/console")
+async def console(request: web.Request) -> web.Response:
+    """The staff console shell; the app signs in over the API. ``signedIn`` spares a signed-out
+    visitor the ``/me`` call that would answer 401."""
+    session = await request.app[AUTH].session(request.cookies.get(SESSION_COOKIE))
+    body = render(
+        request,
+        "console.html",
+        config_json=page_json({"productName": "Porchlight", "signedIn": session is not None}),
+        lang="en",
+        dir="ltr",
+    )
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": csp(request, "'none'"),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console")
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    database = await request.app[STORE].ping()
+    status = 200 if database else 503
+    return web.json_response(
+        {"status": "ok" if database else "degraded", "database": database}, status=status
+    )

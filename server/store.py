@@ -1,0 +1,447 @@
+"""The SQL store: implements ``signaling.ports.Store`` on SQLite (default) or PostgreSQL.
+
+Conversations and messages live here; sites, staff and sessions in ``server.accounts``.
+Every public method is one transaction. ``append_message`` is the delivery contract: the
+message and its ``seq`` are committed together before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, TypeAlias, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from server.accounts import Accounts, DuplicateError, commit
+from server.tables import conversation_events, conversations, messages
+from signaling.ports import (
+    Changes,
+    Conversation,
+    Message,
+    NewConversation,
+    NewMessage,
+    Side,
+    Status,
+)
+
+__all__ = ["DuplicateError", "SqlStore"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+# Columns that ``Changes.extra`` may set, beyond its named fields.
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+
+_MESSAGE = (
+    messages.c.conversation_id,
+    messages.c.seq,
+    messages.c.client_msg_id,
+    messages.c.sender,
+    messages.c.author_id,
+    messages.c.author_name,
+    messages.c.kind,
+    messages.c.body,
+    messages.c.created_at,
+    messages.c.detail,
+)
+_READ_COLUMN = {
+    "customer": conversations.c.customer_read_seq,
+    "staff": conversations.c.staff_read_seq,
+}
+
+# The hot path's statements, built once (SQLAlchemy then reuses their compiled form).
+_GET_CONVERSATION = sa.select(conversations).where(conversations.c.id == sa.bindparam("id"))
+_BUMP_SEQ = (
+    sa.update(conversations)
+    .where(conversations.c.id == sa.bindparam("conversation_id"))
+    .values(last_seq=conversations.c.last_seq + 1)
+    .returning(conversations.c.last_seq)
+)
+_FIND_MESSAGE = sa.select(*_MESSAGE).where(
+    messages.c.conversation_id == sa.bindparam("conversation_id"),
+    messages.c.client_msg_id == sa.bindparam("client_msg_id"),
+)
+# INSERT ... ON CONFLICT (conversation_id, client_msg_id) DO NOTHING RETURNING id: the same
+# SQL on both databases, but each dialect has its own construct.
+_CLIENT_KEY = [messages.c.conversation_id, messages.c.client_msg_id]
+_INSERT_MESSAGE: dict[str, sa.Executable] = {
+    "postgresql": postgresql.insert(messages)
+    .on_conflict_do_nothing(index_elements=_CLIENT_KEY)
+    .returning(messages.c.id),
+    "sqlite": sqlite.insert(messages)
+    .on_conflict_do_nothing(index_elements=_CLIENT_KEY)
+    .returning(messages.c.id),
+}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers never block the writer; NORMAL is durable across application crashes
+        # (an OS crash may lose the last commits, never corrupt).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+class _SqliteThread:
+    """SQLite through the standard ``sqlite3`` driver on one dedicated thread with one
+    connection: a whole transaction costs one hop between threads (an async driver pays one
+    per cursor call, ten for an append), and the process's writers take turns."""
+
+    def __init__(self, url: sa.URL) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porchlight-sqlite")
+        self.engine: Engine = sa.create_engine(
+            url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+        )
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.closed = False
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return work(conn)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        if self.closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._transaction, work)
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.dispose)
+            self.executor.shutdown(wait=True)
+
+
+class _AsyncPool:
+    """PostgreSQL (asyncpg) through a normal async pool; ``work`` runs on the connection's
+    sync facade, each statement one round trip."""
+
+    def __init__(self, url: sa.URL) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=10, max_overflow=10, pool_pre_ping=True
+        )
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(work)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _message(row: AnyRow) -> Message:
+    fields = dict(row._mapping)
+    fields["detail"] = json.loads(fields["detail"]) if fields["detail"] else None
+    return Message(**fields)
+
+
+class SqlStore(Accounts):
+    """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
+    with ``await store.close()``. The schema must exist: see ``server.migrate``.
+
+    Each method describes its transaction as a plain function of a ``Connection`` (committing
+    what it writes) and runs it in one go: on SQLite in the store's database thread, on
+    PostgreSQL on a pooled async connection.
+    """
+
+    def __init__(self, database: _SqliteThread | _AsyncPool) -> None:
+        self._database = database
+        self._site_keys = {}
+        self.dialect: str = database.engine.dialect.name
+
+    @classmethod
+    async def open(cls, database_url: str) -> SqlStore:
+        """Connect to ``sqlite+aiosqlite:///path`` (or ``sqlite:///path``) or
+        ``postgresql+asyncpg://...``. Nothing is read until the first call."""
+        url = sa.make_url(database_url)
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            store = cls(_SqliteThread(url))
+        elif backend == "postgresql":
+            store = cls(_AsyncPool(url.set(drivername="postgresql+asyncpg")))
+        else:
+            raise ValueError(f"unsupported database: {backend}")
+        log.info("store opened (%s)", backend)
+        return store
+
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        return await self._database.run(work)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self._database.close()
+
+    async def ping(self) -> bool:
+        """Whether the database answers (for /healthz)."""
+        try:
+            await self._run(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
+        except Exception:
+            log.warning("database ping failed", exc_info=True)
+            return False
+        return True
+
+    # -- conversations -------------------------------------------------------------------
+
+    async def _conversation(self, row: AnyRow | None) -> Conversation | None:
+        if row is None:
+            return None
+        values = row._mapping
+        return Conversation(site_key=await self.site_key(values["site_id"]), **values)
+
+    async def create_conversation(self, new: NewConversation, now: float) -> Conversation:
+        """Insert a ``queued`` conversation with ``last_seq`` 0."""
+        conversation = Conversation(
+            id=uuid.uuid4().hex,
+            site_id=new.site.id,
+            site_key=new.site.key,
+            visitor_id=new.visitor_id,
+            status="queued",
+            channel=new.channel,
+            language=new.language,
+            assignee_id=None,
+            ringing_staff_id=None,
+            last_seq=0,
+            customer_read_seq=0,
+            staff_read_seq=0,
+            visitor_name=new.visitor_name,
+            page_url=new.page_url,
+            page_title=new.page_title,
+            created_at=now,
+            queued_at=now,
+            accepted_at=None,
+            ended_at=None,
+            ended_by=None,
+        )
+        values = {c.name: getattr(conversation, c.name) for c in conversations.columns}
+        statement = sa.insert(conversations).values(values)
+        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+        self._site_keys[new.site.id] = new.site.key
+        return conversation
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        """One conversation, or None."""
+        params = {"id": conversation_id}
+        row = await self._run(lambda conn: conn.execute(_GET_CONVERSATION, params).first())
+        return await self._conversation(row)
+
+    async def open_conversation_for(self, site_id: int, visitor_id: str) -> Conversation | None:
+        """The visitor's newest conversation on this site that has not ended."""
+        statement = (
+            sa.select(conversations)
+            .where(
+                conversations.c.site_id == site_id,
+                conversations.c.visitor_id == visitor_id,
+                conversations.c.status != "ended",
+            )
+            .order_by(conversations.c.created_at.desc())
+            .limit(1)
+        )
+        row = await self._run(lambda conn: conn.execute(statement).first())
+        return await self._conversation(row)
+
+    async def list_conversations(self, statuses: tuple[Status, ...]) -> list[Conversation]:
+        """Conversations in these states, oldest ``queued_at`` first."""
+        if not statuses:
+            return []
+        statement = (
+            sa.select(conversations)
+            .where(conversations.c.status.in_(statuses))
+            .order_by(conversations.c.queued_at, conversations.c.id)
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        found = [await self._conversation(row) for row in rows]
+        return [c for c in found if c is not None]
+
+    async def update_conversation(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        expect_status: tuple[Status, ...] | None = None,
+        expect_assignee: int | None = None,
+    ) -> Conversation | None:
+        """Apply ``changes`` only if the row still matches the expectations (compare and set):
+        one ``UPDATE ... WHERE`` that returns the new row, or None when nothing matched.
+
+        ``changes.extra`` may set ``channel``, ``language`` and ``visitor_name``; any other
+        key raises ``ValueError``.
+        """
+        values = _changed_values(changes)
+        where = [conversations.c.id == conversation_id]
+        if expect_status is not None:
+            where.append(conversations.c.status.in_(expect_status))
+        if expect_assignee is not None:
+            where.append(conversations.c.assignee_id == expect_assignee)
+        statement: sa.Executable
+        if values:
+            statement = (
+                sa.update(conversations).where(*where).values(values).returning(conversations)
+            )
+        else:  # nothing to change: still answer whether the row matches
+            statement = sa.select(conversations).where(*where)
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        return await self._conversation(row)
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def append_message(self, new: NewMessage, now: float) -> tuple[Message, bool]:
+        """Store a message and assign the next ``seq`` in the same transaction; a message
+        whose ``(conversation_id, client_msg_id)`` is stored already is returned unchanged
+        with ``False``. Raises ``KeyError`` for an unknown conversation. Returns after the
+        commit."""
+        message = Message(
+            conversation_id=new.conversation_id,
+            seq=0,
+            client_msg_id=new.client_msg_id,
+            sender=new.sender,
+            author_id=new.author_id,
+            author_name=new.author_name,
+            kind=new.kind,
+            body=new.body,
+            created_at=now,
+            detail=new.detail,
+        )
+        return await self._run(lambda conn: _append(conn, message))
+
+    async def messages_after(
+        self, conversation_id: str, after_seq: int, limit: int = 500
+    ) -> list[Message]:
+        """Messages with ``seq > after_seq`` in seq order, at most ``limit``."""
+        statement = (
+            sa.select(*_MESSAGE)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return [_message(row) for row in rows]
+
+    async def set_read(self, conversation_id: str, side: Side, seq: int) -> None:
+        """Raise this side's read marker to ``seq``, capped at ``last_seq``; never lowers it
+        (the WHERE clause makes a lower or equal marker a no-op that writes nothing)."""
+        column = _READ_COLUMN[side]
+        capped = sa.case(
+            (conversations.c.last_seq < seq, conversations.c.last_seq), else_=sa.literal(seq)
+        )
+        statement = (
+            sa.update(conversations)
+            .where(conversations.c.id == conversation_id, column < capped)
+            .values({column: capped})
+        )
+        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+
+    # -- audit trail and estimates -------------------------------------------------------
+
+    async def record_event(
+        self,
+        conversation_id: str,
+        kind: str,
+        now: float,
+        staff_id: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append a routing event to the conversation's audit trail."""
+        statement = sa.insert(conversation_events).values(
+            conversation_id=conversation_id,
+            kind=kind,
+            staff_id=staff_id,
+            detail=json.dumps(dict(detail), separators=(",", ":")) if detail else None,
+            created_at=now,
+        )
+        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+
+    async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
+        """``ended_at - accepted_at`` for the most recently ended handled conversations,
+        newest first."""
+        statement = (
+            sa.select(conversations.c.ended_at - conversations.c.accepted_at)
+            .where(
+                conversations.c.status == "ended",
+                conversations.c.accepted_at.is_not(None),
+                conversations.c.ended_at.is_not(None),
+            )
+            .order_by(conversations.c.ended_at.desc())
+            .limit(limit)
+        )
+        durations = await self._run(lambda conn: conn.scalars(statement).all())
+        return [float(d) for d in durations]
+
+
+def _append(conn: Connection, message: Message) -> tuple[Message, bool]:
+    """The delivery contract's transaction (see ``SqlStore.append_message``).
+
+    The ``last_seq`` bump comes first: on PostgreSQL its row lock queues this conversation's
+    writers, so the seq is gapless and a duplicate of a message committed before is seen; on
+    SQLite it takes the write lock at once. The insert yields to an existing
+    ``(conversation_id, client_msg_id)``; then the bump is rolled back and the stored copy
+    returned. The usual case is two statements and a commit.
+    """
+    seq = conn.scalar(_BUMP_SEQ, {"conversation_id": message.conversation_id})
+    if seq is None:
+        conn.rollback()
+        raise KeyError(message.conversation_id)
+    values = {
+        "conversation_id": message.conversation_id,
+        "seq": seq,
+        "client_msg_id": message.client_msg_id,
+        "sender": message.sender,
+        "author_id": message.author_id,
+        "author_name": message.author_name,
+        "kind": message.kind,
+        "body": message.body,
+        "created_at": message.created_at,
+        "detail": json.dumps(dict(message.detail)) if message.detail else None,
+    }
+    inserted = _INSERT_MESSAGE[conn.dialect.name]
+    if conn.scalar(inserted, values) is not None:
+        conn.commit()
+        return replace(message, seq=seq), True
+    conn.rollback()
+    existing = conn.execute(_FIND_MESSAGE, values).first()
+    if existing is None:  # the conflict was on seq, which the row lock rules out
+        raise RuntimeError("message neither stored nor found")
+    return _message(existing), False
+
+
+def _changed_values(changes: Changes) -> dict[str, Any]:
+    """The columns an UPDATE sets for ``changes``."""
+    values: dict[str, Any] = {}
+    for name in (
+        "status",
+        "assignee_id",
+        "ringing_staff_id",
+        "queued_at",
+        "accepted_at",
+        "ended_at",
+        "ended_by",
+        "page_url",
+        "page_title",
+    ):
+        value = getattr(changes, name)
+        if value is not None:
+            values[name] = value
+    if changes.clear_assignee:
+        values["assignee_id"] = None
+    if changes.clear_ringing:
+        values["ringing_staff_id"] = None
+    unknown = changes.extra.keys() - EXTRA_COLUMNS
+    if unknown:
+        raise ValueError(f"Changes.extra cannot set {sorted(unknown)}")
+    values.update(changes.extra)
+    return values

@@ -1,0 +1,125 @@
+"""The schema, as SQLAlchemy Core tables. Times are epoch seconds (double precision); lists
+are JSON text. The migrations in ``server/migrations`` create exactly these tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Named constraints, so that Alembic can alter them later on both databases.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("allowed_origins", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("greeting", sa.Text, nullable=False),
+    # For the host site's identity verification (HMAC/JWT); never sent to a browser.
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    # Calls on this site use TURN relays only, so neither side learns the other's address.
+    sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lowercased
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # 'admin' | 'agent'
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("languages", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("max_chats", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions",
+    metadata,
+    # sha256 hex of the cookie token: a leaked database does not hand out sessions.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # 32 hex characters
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("visitor_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("language", sa.String(35), nullable=True),
+    sa.Column("assignee_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("ringing_staff_id", sa.Integer, nullable=True),
+    # The last seq handed out; bumped in the transaction that stores a message.
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("customer_read_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("staff_read_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("visitor_name", sa.String(200), nullable=True),
+    sa.Column("page_url", sa.Text, nullable=True),
+    sa.Column("page_title", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("queued_at", sa.Double, nullable=False),
+    sa.Column("accepted_at", sa.Double, nullable=True),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("ended_by", sa.String(16), nullable=True),
+    sa.Index(None, "status", "queued_at"),
+    sa.Index(None, "site_id", "visitor_id"),
+    # recent_handling_seconds reads the newest ended conversations.
+    sa.Index(None, "ended_at"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("client_msg_id", sa.String(64), nullable=True),
+    sa.Column("sender", sa.String(16), nullable=False),
+    # No foreign key: the transcript keeps its author name whatever happens to the account.
+    sa.Column("author_id", sa.Integer, nullable=True),
+    sa.Column("author_name", sa.String(200), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    # JSON object for system messages (a call's channel, duration, who ended it); else NULL.
+    sa.Column("detail", sa.Text, nullable=True),
+    # Also the index for replay (conversation_id, seq > n).
+    sa.UniqueConstraint("conversation_id", "seq"),
+    # NULLs are distinct on both databases, so system messages (no client id) never collide.
+    sa.UniqueConstraint("conversation_id", "client_msg_id"),
+)
+
+conversation_events = sa.Table(
+    "conversation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("staff_id", sa.Integer, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),  # JSON object
+    sa.Column("created_at", sa.Double, nullable=False),
+)

@@ -1,0 +1,169 @@
+"""The delivery contract and the conversation actions both sides share: start, resume (replay
+after a seq), send (idempotent by ``client_msg_id``, acknowledged after commit), typing, read
+markers and page views. Who may touch which conversation is decided here too."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.events import ServerEvent
+from signaling.outbound import Outbound
+from signaling.ports import (
+    Changes,
+    Clock,
+    Conversation,
+    CustomerIdentity,
+    Message,
+    NewConversation,
+    NewMessage,
+    Side,
+    StaffMember,
+    Store,
+)
+from signaling.protocol import SendMessage, StartConversation
+from signaling.routing import Router
+from signaling.views import message_view
+
+log = logging.getLogger(__name__)
+
+REPLAY_LIMIT = 500
+
+
+def new_conversation_id() -> str:
+    return secrets.token_hex(16)
+
+
+class Conversations:
+    """Conversation actions; the namespaces call these after decoding and authorising."""
+
+    def __init__(self, store: Store, clock: Clock, router: Router, outbound: Outbound) -> None:
+        self.store = store
+        self.clock = clock
+        self.router = router
+        self.outbound = outbound
+
+    # -- access ---------------------------------------------------------------------------
+
+    async def for_customer(self, customer: CustomerIdentity, conversation_id: str) -> Conversation:
+        """The conversation if it is this visitor's own; otherwise not found (never say that
+        it exists)."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if (
+            conversation is None
+            or conversation.site_id != customer.site.id
+            or conversation.visitor_id != customer.visitor_id
+        ):
+            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+        return conversation
+
+    async def for_staff(self, member: StaffMember, conversation_id: str) -> Conversation:
+        """The conversation if this staff member is handling it (admins may read any)."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+        if conversation.assignee_id != member.id and member.role != "admin":
+            raise ProtocolError(
+                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+            )
+        return conversation
+
+    @staticmethod
+    def writable(conversation: Conversation) -> None:
+        if conversation.status == "ended":
+            raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
+
+    # -- actions --------------------------------------------------------------------------
+
+    async def start(self, customer: CustomerIdentity, request: StartConversation) -> Conversation:
+        """Open a conversation, or return the visitor's open one (so a double click or a
+        second tab never makes two)."""
+        existing = await self.store.open_conversation_for(customer.site.id, customer.visitor_id)
+        if existing is not None:
+            return existing
+        conversation = await self.store.create_conversation(
+            NewConversation(
+                site=customer.site,
+                visitor_id=customer.visitor_id,
+                channel=request.channel,
+                language=request.language,
+                visitor_name=request.name,
+                page_url=request.page_url,
+                page_title=request.page_title,
+            ),
+            self.clock.now(),
+        )
+        await self.store.record_event(conversation.id, "created", self.clock.now())
+        log.info("conversation %s created on site %s", conversation.id, customer.site.key)
+        await self.router.enqueue(conversation)
+        return await self.store.get_conversation(conversation.id) or conversation
+
+    async def replay(self, conversation: Conversation, last_seq: int) -> list[Message]:
+        """Everything after ``last_seq``, in order."""
+        return await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT)
+
+    async def send(
+        self,
+        conversation: Conversation,
+        side: Side,
+        request: SendMessage,
+        sid: str,
+        author: StaffMember | None = None,
+    ) -> Message:
+        """Store the message (once per ``client_msg_id``) and publish it to the other side.
+        Returns after the commit; a resend of a stored message is answered with the stored
+        copy and published again to nobody."""
+        self.writable(conversation)
+        message, created = await self.store.append_message(
+            NewMessage(
+                conversation_id=conversation.id,
+                sender=side,
+                kind="text",
+                body=request.body,
+                client_msg_id=request.client_msg_id,
+                author_id=author.id if author else None,
+                author_name=author.name if author else None,
+            ),
+            self.clock.now(),
+        )
+        if created:
+            log.debug("message %s#%d stored", conversation.id, message.seq)
+            await self.outbound.to_both(
+                conversation.id,
+                conversation.assignee_id,
+                ServerEvent.MESSAGE_NEW,
+                {"message": message_view(message).to_wire()},
+                skip_sid=sid,
+            )
+        return message
+
+    async def typing(self, conversation: Conversation, side: Side, typing: bool) -> None:
+        """Relay typing to the other side; nothing is stored."""
+        self.writable(conversation)
+        data = {"conversation_id": conversation.id, "side": side, "typing": typing}
+        if side == "customer":
+            if conversation.assignee_id is not None:
+                await self.outbound.to_staff(conversation.assignee_id, ServerEvent.TYPING, data)
+        else:
+            await self.outbound.to_customer(conversation.id, ServerEvent.TYPING, data)
+
+    async def read(self, conversation: Conversation, side: Side, seq: int) -> None:
+        """Store this side's read marker (capped at the last seq) and tell the other side."""
+        seq = min(seq, conversation.last_seq)
+        await self.store.set_read(conversation.id, side, seq)
+        data = {"conversation_id": conversation.id, "side": side, "seq": seq}
+        if side == "customer":
+            if conversation.assignee_id is not None:
+                await self.outbound.to_staff(conversation.assignee_id, ServerEvent.READ, data)
+        else:
+            await self.outbound.to_customer(conversation.id, ServerEvent.READ, data)
+
+    async def page_view(self, conversation: Conversation, url: str, title: str) -> None:
+        """Remember the customer's current page; the assignee sees it change."""
+        self.writable(conversation)
+        updated = await self.store.update_conversation(
+            conversation.id, Changes(page_url=url, page_title=title)
+        )
+        if updated is not None and updated.assignee_id is not None:
+            await self.router.announce(updated)

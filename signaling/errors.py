@@ -1,0 +1,70 @@
+"""The closed catalogue of error codes a client can receive.
+
+Every refused event is acknowledged with ``{"ok": false, "error": {"code", "message"}}`` and
+every refused connection carries the same shape in its ``connect_error`` data. Codes are
+declared once here; ``tests/unit/test_catalogues.py`` freezes the set.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Error codes, each with the situation it reports."""
+
+    PAYLOAD_INVALID = "payload.invalid"
+    """A field is missing, of the wrong type, too long or out of range."""
+    PAYLOAD_TOO_LARGE = "payload.too_large"
+    """The event's payload is larger than the protocol allows."""
+    EVENT_UNKNOWN = "event.unknown"
+    """The event name is not in the catalogue for this namespace."""
+    AUTH_REQUIRED = "auth.required"
+    """A staff connection without a valid session, or a customer without a valid token."""
+    AUTH_FORBIDDEN = "auth.forbidden"
+    """The signed-in staff member's role does not allow this action."""
+    SITE_UNKNOWN = "site.unknown"
+    """The site key does not name a site."""
+    ORIGIN_NOT_ALLOWED = "origin.not_allowed"
+    """The connection comes from, or is embedded in, an origin the site does not allow."""
+    TOKEN_INVALID = "token.invalid"  # noqa: S105 - an error code
+    """The customer token is malformed, forged, or belongs to another site."""
+    CONVERSATION_NOT_FOUND = "conversation.not_found"
+    """No such conversation, or it is not one the caller may see."""
+    CONVERSATION_ENDED = "conversation.ended"
+    """The conversation has ended; it can be read but not written to."""
+    CONVERSATION_NOT_ASSIGNED = "conversation.not_assigned"
+    """The staff member is not the one handling this conversation."""
+    RING_EXPIRED = "ring.expired"
+    """The ring was answered elsewhere, timed out or was withdrawn before this reply."""
+    CAPACITY_FULL = "capacity.full"
+    """The staff member already handles as many conversations as their capacity allows."""
+    CALL_NOT_FOUND = "call.not_found"
+    """No call with that id is running in this conversation."""
+    CALL_BUSY = "call.busy"
+    """A call is already running here, or the staff member is in another call."""
+    CALL_NOT_ALLOWED = "call.not_allowed"
+    """Calls need an active conversation with a staff member in it."""
+    RATE_LIMITED = "rate.limited"
+    """Too many events in a short time; retry later."""
+    SERVER_ERROR = "server.error"
+    """Something failed on the server; nothing was changed and the event can be retried."""
+
+
+class ProtocolError(Exception):
+    """Raised anywhere in the domain to refuse an event with a coded, user-safe message."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error as it travels in an acknowledgement or a connect refusal."""
+        return {"code": str(self.code), "message": self.message}
+
+
+def refusal(error: ProtocolError) -> dict[str, Any]:
+    """The acknowledgement that refuses an event."""
+    return {"ok": False, "error": error.to_wire()}

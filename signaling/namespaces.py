@@ -1,0 +1,372 @@
+"""The two socket.io audiences. One method per event: decode, authorise, call the domain,
+acknowledge. ``ProtocolNamespace.trigger_event`` does the decoding and turns every failure
+into a coded refusal, so a bad payload never reaches a handler and never changes anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import socketio
+
+from signaling.calls import Calls
+from signaling.conversations import Conversations
+from signaling.dispatch import ProtocolNamespace, refuse
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.events import CustomerEvent, ServerEvent, StaffEvent
+from signaling.outbound import CUSTOMER_NS, STAFF_NS
+from signaling.ports import Auth, Conversation, CustomerIdentity, Side, StaffMember
+from signaling.protocol import (
+    CUSTOMER_PAYLOADS,
+    STAFF_PAYLOADS,
+    CallCandidate,
+    CallSdp,
+    ConversationRef,
+    CustomerAuth,
+    EndCall,
+    PageView,
+    ProposeCall,
+    Read,
+    RespondCall,
+    ResumeConversation,
+    SendMessage,
+    SetPresence,
+    StartCall,
+    StartConversation,
+    Sync,
+    Typing,
+    decode,
+    ok,
+)
+from signaling.routing import Router
+from signaling.views import message_view
+
+log = logging.getLogger(__name__)
+
+
+class CallHandlers:
+    """``call.*`` events, the same for both audiences: find the caller's conversation, then
+    let ``Calls`` decide. ``side`` and ``conversation_for`` come from the namespace."""
+
+    side: Side
+    calls: Calls
+
+    async def conversation_for(self, sid: str, conversation_id: str) -> Conversation:
+        raise NotImplementedError
+
+    async def running_call(self, conversation: Conversation) -> dict[str, Any] | None:
+        """The conversation's running call with this side's ICE configuration, for a client
+        catching up after a reconnect (a signaling reconnect does not end a call)."""
+        call = self.calls.running(conversation.id)
+        if call is None:
+            return None
+        return {"call": call.view().to_wire(), "ice": await self.calls.ice_for(call, self.side)}
+
+    async def on_call_offer(self, sid: str, request: CallSdp) -> dict[str, Any]:
+        return await self._relay(sid, ServerEvent.CALL_OFFER, request)
+
+    async def on_call_answer(self, sid: str, request: CallSdp) -> dict[str, Any]:
+        return await self._relay(sid, ServerEvent.CALL_ANSWER, request)
+
+    async def on_call_candidate(self, sid: str, request: CallCandidate) -> dict[str, Any]:
+        return await self._relay(sid, ServerEvent.CALL_CANDIDATE, request)
+
+    async def _relay(
+        self,
+        sid: str,
+        event: Literal[ServerEvent.CALL_OFFER, ServerEvent.CALL_ANSWER, ServerEvent.CALL_CANDIDATE],
+        request: CallSdp | CallCandidate,
+    ) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        await self.calls.relay(conversation, self.side, event, request.model_dump(mode="json"))
+        return ok()
+
+    async def on_call_end(self, sid: str, request: EndCall) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        call = await self.calls.end(conversation, request.call_id, self.side, request.reason)
+        return ok(call=call.view().to_wire())
+
+
+class CustomerNamespace(CallHandlers, ProtocolNamespace):
+    """``/customer``: one socket per open widget frame."""
+
+    catalogue = CustomerEvent
+    payloads = CUSTOMER_PAYLOADS
+    side: Side = "customer"
+
+    def __init__(
+        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+    ) -> None:
+        super().__init__(CUSTOMER_NS)
+        self.auth = auth
+        self.conversations = conversations
+        self.router = router
+        self.calls = calls
+        self.outbound = conversations.outbound
+        self._customers: dict[str, CustomerIdentity] = {}
+
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
+        try:
+            claim = decode(CustomerAuth, auth)
+            customer = await self.auth.customer_from_auth(
+                claim.site, claim.host, claim.token, environ
+            )
+        except ProtocolError as error:
+            log.info("customer connection refused: %s", error.code)
+            raise refuse(error) from None
+        self._customers[sid] = customer
+        # Sent before the connect completes; socket.io clients buffer it until then.
+        await self.emit(
+            str(ServerEvent.SESSION),
+            {"token": customer.token, "visitor_id": customer.visitor_id},
+            to=sid,
+        )
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._customers.pop(sid, None)
+
+    def customer(self, sid: str) -> CustomerIdentity:
+        customer = self._customers.get(sid)
+        if customer is None:
+            raise ProtocolError(ErrorCode.AUTH_REQUIRED, "Not connected.")
+        return customer
+
+    async def conversation_for(self, sid: str, conversation_id: str) -> Conversation:
+        return await self.conversations.for_customer(self.customer(sid), conversation_id)
+
+    async def on_conversation_start(self, sid: str, request: StartConversation) -> dict[str, Any]:
+        conversation = await self.conversations.start(self.customer(sid), request)
+        await self.outbound.join_conversation(sid, conversation.id)
+        return ok(conversation=self.router.view(conversation, for_staff=False).to_wire())
+
+    async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
+        customer = self.customer(sid)
+        conversation = await self.conversations.for_customer(customer, request.conversation_id)
+        await self.outbound.join_conversation(sid, conversation.id)
+        messages = await self.conversations.replay(conversation, request.last_seq)
+        return ok(
+            conversation=self.router.view(conversation, for_staff=False).to_wire(),
+            messages=[message_view(m).to_wire() for m in messages],
+            call=await self.running_call(conversation),
+        )
+
+    async def on_call_start(self, sid: str, request: StartCall) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        call = await self.calls.start(conversation, self.side, request.channel)
+        return ok(call=call.view().to_wire(), ice=await self.calls.ice_for(call, self.side))
+
+    async def on_call_respond(self, sid: str, request: RespondCall) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        await self.calls.respond(conversation, request.proposal_id, request.accept)
+        return ok(call=await self.running_call(conversation))
+
+    async def on_conversation_end(self, sid: str, request: ConversationRef) -> dict[str, Any]:
+        conversation = await self.conversations.for_customer(
+            self.customer(sid), request.conversation_id
+        )
+        self.conversations.writable(conversation)
+        await self.calls.end_any(conversation, "conversation_ended")
+        ended = await self.router.end(conversation, "customer")
+        return ok(conversation=self.router.view(ended, for_staff=False).to_wire())
+
+    async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
+        conversation = await self.conversations.for_customer(
+            self.customer(sid), request.conversation_id
+        )
+        message = await self.conversations.send(conversation, "customer", request, sid)
+        return ok(message=message_view(message).to_wire())
+
+    async def on_typing(self, sid: str, request: Typing) -> dict[str, Any]:
+        conversation = await self.conversations.for_customer(
+            self.customer(sid), request.conversation_id
+        )
+        await self.conversations.typing(conversation, "customer", request.typing)
+        return ok()
+
+    async def on_read(self, sid: str, request: Read) -> dict[str, Any]:
+        conversation = await self.conversations.for_customer(
+            self.customer(sid), request.conversation_id
+        )
+        await self.conversations.read(conversation, "customer", request.seq)
+        return ok()
+
+    async def on_page_view(self, sid: str, request: PageView) -> dict[str, Any]:
+        conversation = await self.conversations.for_customer(
+            self.customer(sid), request.conversation_id
+        )
+        await self.conversations.page_view(conversation, request.url, request.title)
+        return ok()
+
+
+class StaffNamespace(CallHandlers, ProtocolNamespace):
+    """``/staff``: the console. Every event requires a signed-in admin or agent."""
+
+    catalogue = StaffEvent
+    payloads = STAFF_PAYLOADS
+    roles = frozenset({"admin", "agent"})
+    side: Side = "staff"
+
+    def __init__(
+        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+    ) -> None:
+        super().__init__(STAFF_NS)
+        self.auth = auth
+        self.conversations = conversations
+        self.router = router
+        self.calls = calls
+        self.outbound = conversations.outbound
+        self._staff: dict[str, StaffMember] = {}
+
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
+        try:
+            member = await self.auth.staff_from_environ(environ)
+        except ProtocolError as error:
+            raise refuse(error) from None
+        if member is None:
+            raise refuse(ProtocolError(ErrorCode.AUTH_REQUIRED, "Please sign in."))
+        if member.role not in self.roles:
+            raise refuse(ProtocolError(ErrorCode.AUTH_FORBIDDEN, "Your role cannot answer."))
+        self._staff[sid] = member
+        await self.outbound.join_staff(sid, member.id)
+        await self.router.staff_connected(member, sid)
+        log.info("staff %s connected", member.id)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        member = self._staff.pop(sid, None)
+        if member is not None:
+            log.info("staff %s disconnected", member.id)
+            await self.router.staff_disconnected(sid)
+
+    def member(self, sid: str) -> StaffMember:
+        member = self._staff.get(sid)
+        if member is None:
+            raise ProtocolError(ErrorCode.AUTH_REQUIRED, "Please sign in.")
+        if member.role not in self.roles:
+            raise ProtocolError(ErrorCode.AUTH_FORBIDDEN, "Your role cannot do this.")
+        return member
+
+    async def conversation_for(self, sid: str, conversation_id: str) -> Conversation:
+        """Calls are for the staff member handling the conversation, admins included."""
+        member = self.member(sid)
+        conversation = await self.conversations.for_staff(member, conversation_id)
+        if conversation.assignee_id != member.id:
+            raise ProtocolError(
+                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+            )
+        return conversation
+
+    async def on_sync(self, sid: str, request: Sync) -> dict[str, Any]:
+        member = self.member(sid)
+        agent = self.router.roster.ensure(member, self.router.clock.now())
+        conversations: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        for conversation_id in sorted(agent.active):
+            conversation = await self.conversations.store.get_conversation(conversation_id)
+            if conversation is None or conversation.assignee_id != member.id:
+                continue
+            conversations.append(self.router.view(conversation, for_staff=True).to_wire())
+            after = request.last_seqs.get(conversation_id, 0)
+            replay = await self.conversations.replay(conversation, after)
+            messages.extend(message_view(m).to_wire() for m in replay)
+            running = await self.running_call(conversation)
+            if running is not None:
+                calls.append(running)
+        return ok(
+            presence=agent.presence,
+            conversations=conversations,
+            messages=messages,
+            rings=self.router.rings_for(member.id),
+            queue=self.router.queue_payload()["conversations"],
+            calls=calls,
+        )
+
+    async def on_presence_set(self, sid: str, request: SetPresence) -> dict[str, Any]:
+        media = None
+        if request.media is not None:
+            ready = {"camera": request.media.camera, "microphone": request.media.microphone}
+            media = frozenset(device for device, works in ready.items() if works)
+        agent = await self.router.set_presence(self.member(sid), request.status, media)
+        return ok(presence=agent.presence)
+
+    async def on_ring_accept(self, sid: str, request: ConversationRef) -> dict[str, Any]:
+        """Take the conversation; one that asked for a call starts it right away."""
+        conversation = await self.router.accept(self.member(sid), request.conversation_id)
+        if conversation.channel in ("voice", "video", "oneway"):
+            await self.calls.start(conversation, "customer", conversation.channel)  # type: ignore[arg-type]
+            conversation = (
+                await self.conversations.store.get_conversation(conversation.id) or conversation
+            )
+        messages = await self.conversations.replay(conversation, 0)
+        return ok(
+            conversation=self.router.view(conversation, for_staff=True).to_wire(),
+            messages=[message_view(m).to_wire() for m in messages],
+            call=await self.running_call(conversation),
+        )
+
+    async def on_call_propose(self, sid: str, request: ProposeCall) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        return ok(proposal_id=await self.calls.propose(conversation, request.channel))
+
+    async def on_ring_decline(self, sid: str, request: ConversationRef) -> dict[str, Any]:
+        await self.router.decline(self.member(sid), request.conversation_id)
+        return ok()
+
+    async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
+        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        messages = await self.conversations.replay(conversation, request.last_seq)
+        return ok(
+            conversation=self.router.view(conversation, for_staff=True).to_wire(),
+            messages=[message_view(m).to_wire() for m in messages],
+            call=await self.running_call(conversation),
+        )
+
+    async def on_conversation_end(self, sid: str, request: ConversationRef) -> dict[str, Any]:
+        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        self.conversations.writable(conversation)
+        await self.calls.end_any(conversation, "conversation_ended")
+        ended = await self.router.end(conversation, "staff")
+        return ok(conversation=self.router.view(ended, for_staff=True).to_wire())
+
+    async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
+        member = self.member(sid)
+        conversation = await self.conversations.for_staff(member, request.conversation_id)
+        if conversation.assignee_id != member.id:
+            raise ProtocolError(
+                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+            )
+        message = await self.conversations.send(conversation, "staff", request, sid, member)
+        return ok(message=message_view(message).to_wire())
+
+    async def on_typing(self, sid: str, request: Typing) -> dict[str, Any]:
+        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        await self.conversations.typing(conversation, "staff", request.typing)
+        return ok()
+
+    async def on_read(self, sid: str, request: Read) -> dict[str, Any]:
+        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        await self.conversations.read(conversation, "staff", request.seq)
+        return ok()
+
+
+class Signaling:
+    """The real-time domain, assembled: mount it on a socket.io server."""
+
+    def __init__(
+        self, router: Router, conversations: Conversations, calls: Calls, auth: Auth
+    ) -> None:
+        self.router = router
+        self.conversations = conversations
+        self.calls = calls
+        self.customer = CustomerNamespace(auth, conversations, router, calls)
+        self.staff = StaffNamespace(auth, conversations, router, calls)
+
+    def mount(self, sio: socketio.AsyncServer) -> None:
+        sio.register_namespace(self.customer)
+        sio.register_namespace(self.staff)
+
+    async def sign_out(self, staff_id: int) -> None:
+        """Close a staff member's console sockets (their session is gone)."""
+        await self.router.outbound.disconnect_staff(staff_id)

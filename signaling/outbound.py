@@ -1,0 +1,84 @@
+"""Where server events go: socket.io rooms per conversation (customers) and per staff member.
+
+Emits are hints (the delivery contract's replay covers anything lost), so nothing here waits
+for a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from signaling.events import ServerEvent
+
+CUSTOMER_NS = "/customer"
+STAFF_NS = "/staff"
+ALL_STAFF = "staff"
+
+
+def conversation_room(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def staff_room(staff_id: int) -> str:
+    return f"staff:{staff_id}"
+
+
+class Outbound:
+    """Emits server events to the right audience."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def to_customer(
+        self,
+        conversation_id: str,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        await self.sio.emit(
+            str(event),
+            data,
+            room=conversation_room(conversation_id),
+            namespace=CUSTOMER_NS,
+            skip_sid=skip_sid,
+        )
+
+    async def to_staff(
+        self, staff_id: int, event: ServerEvent, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
+        await self.sio.emit(
+            str(event), data, room=staff_room(staff_id), namespace=STAFF_NS, skip_sid=skip_sid
+        )
+
+    async def to_both(
+        self,
+        conversation_id: str,
+        assignee_id: int | None,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        """Same payload to the customer and, if assigned, to the staff member."""
+        await self.to_customer(conversation_id, event, data, skip_sid=skip_sid)
+        if assignee_id is not None:
+            await self.to_staff(assignee_id, event, data, skip_sid=skip_sid)
+
+    async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None:
+        await self.sio.emit(str(event), data, room=ALL_STAFF, namespace=STAFF_NS)
+
+    async def join_conversation(self, sid: str, conversation_id: str) -> None:
+        await self.sio.enter_room(sid, conversation_room(conversation_id), namespace=CUSTOMER_NS)
+
+    async def join_staff(self, sid: str, staff_id: int) -> None:
+        await self.sio.enter_room(sid, staff_room(staff_id), namespace=STAFF_NS)
+        await self.sio.enter_room(sid, ALL_STAFF, namespace=STAFF_NS)
+
+    async def disconnect_staff(self, staff_id: int) -> None:
+        """Close every console socket of a staff member (after sign-out)."""
+        room = staff_room(staff_id)
+        participants = self.sio.manager.get_participants(STAFF_NS, room)
+        for sid, _eio_sid in list(participants):
+            await self.sio.disconnect(sid, namespace=STAFF_NS)

@@ -1,0 +1,253 @@
+"""What the real-time domain needs from outside, as protocols, plus the records that cross
+them. ``server/`` implements these (SQL store, session auth); tests may implement them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Status = Literal["queued", "ringing", "active", "ended"]
+Sender = Literal["customer", "staff", "system"]
+Side = Literal["customer", "staff"]
+EndedBy = Literal["customer", "staff", "system"]
+Role = Literal["admin", "agent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A website that embeds the widget."""
+
+    id: int
+    key: str
+    name: str
+    allowed_origins: tuple[str, ...]
+    greeting: str = "Hi! How can we help?"
+    relay_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A person who answers. ``languages`` empty means they take any language."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    languages: tuple[str, ...] = ()
+    max_chats: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One conversation as stored. Times are epoch seconds (float).
+
+    States: ``queued → ringing → active → ended`` (``ringing → queued`` on timeout or decline,
+    ``active → queued`` when the assignee's grace period runs out).
+    """
+
+    id: str
+    site_id: int
+    site_key: str
+    visitor_id: str
+    status: Status
+    channel: str
+    language: str | None
+    assignee_id: int | None
+    ringing_staff_id: int | None
+    last_seq: int
+    customer_read_seq: int
+    staff_read_seq: int
+    visitor_name: str | None
+    page_url: str | None
+    page_title: str | None
+    created_at: float
+    queued_at: float
+    accepted_at: float | None
+    ended_at: float | None
+    ended_by: EndedBy | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One committed message; ``seq`` is gapless per conversation, starting at 1."""
+
+    conversation_id: str
+    seq: int
+    client_msg_id: str | None
+    sender: Sender
+    author_id: int | None
+    author_name: str | None
+    kind: Literal["text", "system"]
+    body: str
+    created_at: float
+    detail: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """What a customer's ``conversation.start`` creates."""
+
+    site: Site
+    visitor_id: str
+    channel: str = "chat"
+    language: str | None = None
+    visitor_name: str | None = None
+    page_url: str | None = None
+    page_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store; ``client_msg_id`` makes the write idempotent (None for system)."""
+
+    conversation_id: str
+    sender: Sender
+    kind: Literal["text", "system"]
+    body: str
+    client_msg_id: str | None = None
+    author_id: int | None = None
+    author_name: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Changes:
+    """Fields to change on a conversation; ``None`` leaves a field as it is, except for the
+    two ``clear_*`` flags."""
+
+    status: Status | None = None
+    assignee_id: int | None = None
+    clear_assignee: bool = False
+    ringing_staff_id: int | None = None
+    clear_ringing: bool = False
+    queued_at: float | None = None
+    accepted_at: float | None = None
+    ended_at: float | None = None
+    ended_by: EndedBy | None = None
+    page_url: str | None = None
+    page_title: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """Durable state. Every method is one transaction; ``append_message`` commits before it
+    returns, so an acknowledgement sent after it is a promise kept."""
+
+    async def get_site(self, key: str) -> Site | None:
+        """The site with this public key."""
+        ...
+
+    async def get_staff(self, staff_id: int) -> StaffMember | None:
+        """A staff member by id."""
+        ...
+
+    async def create_conversation(self, new: NewConversation, now: float) -> Conversation:
+        """Insert a ``queued`` conversation with ``last_seq`` 0."""
+        ...
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        """One conversation, or None."""
+        ...
+
+    async def open_conversation_for(self, site_id: int, visitor_id: str) -> Conversation | None:
+        """The visitor's newest conversation on this site that has not ended."""
+        ...
+
+    async def list_conversations(self, statuses: tuple[Status, ...]) -> list[Conversation]:
+        """Conversations in these states, oldest ``queued_at`` first."""
+        ...
+
+    async def update_conversation(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        expect_status: tuple[Status, ...] | None = None,
+        expect_assignee: int | None = None,
+    ) -> Conversation | None:
+        """Apply ``changes`` only if the row still matches the expectations (compare and set);
+        returns the updated conversation, or None when it did not match."""
+        ...
+
+    async def append_message(self, new: NewMessage, now: float) -> tuple[Message, bool]:
+        """Store a message and assign the next ``seq`` in the same transaction. If a message
+        with the same ``(conversation_id, client_msg_id)`` exists, return it unchanged with
+        ``False``; otherwise the new message with ``True``."""
+        ...
+
+    async def messages_after(
+        self, conversation_id: str, after_seq: int, limit: int = 500
+    ) -> list[Message]:
+        """Messages with ``seq > after_seq`` in seq order."""
+        ...
+
+    async def set_read(self, conversation_id: str, side: Side, seq: int) -> None:
+        """Raise this side's read marker to ``seq`` (never lowers it)."""
+        ...
+
+    async def record_event(
+        self,
+        conversation_id: str,
+        kind: str,
+        now: float,
+        staff_id: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append a routing event (rung, missed, declined, accepted, abandoned, requeued,
+        ended) to the conversation's audit trail."""
+        ...
+
+    async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
+        """``ended_at - accepted_at`` for the most recently ended handled conversations."""
+        ...
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Time, so that routing can be driven by tests and the event loop alike."""
+
+    def now(self) -> float:
+        """Epoch seconds."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> TimerHandle:
+        """Run ``callback`` (sync, or returning an awaitable that will be awaited) after
+        ``delay`` seconds."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIdentity:
+    """A connected visitor, established from a verified token."""
+
+    site: Site
+    visitor_id: str
+    token: str
+
+
+class Auth(Protocol):
+    """Who is on the other end of a socket."""
+
+    async def staff_from_environ(self, environ: Mapping[str, Any]) -> StaffMember | None:
+        """The signed-in staff member behind this connection (session cookie), or None."""
+        ...
+
+    async def customer_from_auth(
+        self, site_key: str, host: str, token: str | None, environ: Mapping[str, Any]
+    ) -> CustomerIdentity:
+        """Check the site, the origins and the token; mint a token for a new visitor.
+        Raises ``ProtocolError`` (site.unknown, origin.not_allowed, token.invalid)."""
+        ...
+
+
+class IceProvider(Protocol):
+    """STUN/TURN configuration for one call participant."""
+
+    async def config_for(self, site_key: str, participant_id: str) -> dict[str, Any]:
+        """``{"ice_servers": [...], "ice_transport_policy": "all" | "relay"}`` with TURN
+        credentials minted for ``participant_id`` alone and expiring soon."""
+        ...

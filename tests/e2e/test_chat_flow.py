@@ -1,0 +1,80 @@
+"""The first complete slice, in real Chromium: a customer on the demo shop talks to a staff
+member in the console, reloads, and sees the conversation end."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.conftest import ConsoleErrors, Stack
+from tests.support import PASSWORD
+
+TIMEOUT = 10_000
+
+
+async def sign_in(page: Page, server_url: str, email: str) -> None:
+    await page.goto(f"{server_url}/console")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Presence").select_option("available")
+
+
+async def test_customer_chats_with_staff_reloads_and_sees_the_end(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    member = await stack.server.add_staff("Sam")
+    staff_context = await browser.new_context()
+    customer_context = await browser.new_context()
+    try:
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+
+        shop = console_errors.watch(await customer_context.new_page())
+        await shop.goto(stack.shop_url)
+        launcher = shop.get_by_role("button", name="Talk to a person")
+        await expect(launcher).to_be_visible()
+        # Nothing is stored and no frame exists before the visitor asks for it.
+        assert await shop.evaluate("localStorage.length + sessionStorage.length") == 0
+        assert await customer_context.cookies() == []
+        assert await shop.locator("iframe").count() == 0
+        await launcher.click()
+        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
+        await frame.get_by_label("Message").fill("Do you ship to Lisbon?")
+        await frame.get_by_role("button", name="Send").click()
+        log = frame.get_by_role("log", name="Conversation")
+        await expect(log).to_contain_text("Do you ship to Lisbon?", timeout=TIMEOUT)
+
+        ring = staff.get_by_role("alertdialog", name="Incoming chat")
+        await expect(ring).to_be_visible(timeout=TIMEOUT)
+        await ring.get_by_role("button", name="Accept").click()
+        panel = staff.get_by_role("region", name="Conversation with Visitor")
+        await expect(panel.get_by_role("log")).to_contain_text(
+            "Do you ship to Lisbon?", timeout=TIMEOUT
+        )
+        await expect(frame.get_by_role("status")).to_contain_text(
+            "You're talking with Sam", timeout=TIMEOUT
+        )
+
+        await panel.get_by_label("Reply").fill("Yes, in 3 days.")
+        await panel.get_by_role("button", name="Send").click()
+        await expect(log).to_contain_text("Yes, in 3 days.", timeout=TIMEOUT)
+
+        await shop.reload()
+        await shop.get_by_role("button", name="Talk to a person").click()
+        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
+        log = frame.get_by_role("log", name="Conversation")
+        await expect(log).to_contain_text("Do you ship to Lisbon?", timeout=TIMEOUT)
+        await expect(log).to_contain_text("Yes, in 3 days.", timeout=TIMEOUT)
+        await expect(frame.get_by_role("status")).to_contain_text(
+            "You're talking with Sam", timeout=TIMEOUT
+        )
+
+        await panel.get_by_role("button", name="End conversation").click()
+        await expect(frame.get_by_text("This conversation has ended.")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        await expect(frame.get_by_role("button", name="Start again")).to_be_visible()
+        assert console_errors.errors == []
+    finally:
+        await staff_context.close()
+        await customer_context.close()

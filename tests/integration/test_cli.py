@@ -1,0 +1,162 @@
+"""The `porchlight` command as a site owner runs it (real subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+
+PORCHLIGHT = str(Path(sys.executable).with_name("porchlight"))
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PORCHLIGHT, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = run("serve", env={"PORCHLIGHT_RING_TIMEOUT": "soon"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "ring_timeout (PORCHLIGHT_RING_TIMEOUT)" in lines[0]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    result = run("serve", env={"PORCHLIGHT_MODE": "production"})
+    assert result.returncode == 2
+    assert "secret_key" in result.stderr
+
+
+def test_site_add_prints_the_snippet_and_staff_add_creates_an_account(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    site = run(
+        "--database-url", database, "site", "add", "My shop", "--origin", "https://shop.example"
+    )
+    assert site.returncode == 0, site.stderr
+    assert '<script async src="http://127.0.0.1:8080/widget.js" data-site="' in site.stdout
+    private = run(
+        "--database-url",
+        database,
+        "site",
+        "add",
+        "Clinic",
+        "--origin",
+        "https://clinic.example",
+        "--relay-only",
+    )
+    assert private.returncode == 0, private.stderr
+    assert "TURN server only" in private.stdout
+
+    short = run(
+        "--database-url", database, "staff", "add", "a@shop.example", "Alex", stdin="short\n"
+    )
+    assert short.returncode == 2
+    made = run(
+        "--database-url",
+        database,
+        "staff",
+        "add",
+        "a@shop.example",
+        "Alex",
+        "--role",
+        "admin",
+        stdin="a long enough password\n",
+    )
+    assert made.returncode == 0, made.stderr
+    again = run(
+        "--database-url",
+        database,
+        "staff",
+        "add",
+        "a@shop.example",
+        "Alex",
+        stdin="a long enough password\n",
+    )
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+
+
+def wait_for_health(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("the server did not answer /healthz")
+
+
+def test_demo_runs_both_sites_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port, shop_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            PORCHLIGHT,
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+            "demo",
+            "--port",
+            str(port),
+            "--shop-port",
+            str(shop_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PORCHLIGHT_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", process)
+        with urllib.request.urlopen(f"http://localhost:{shop_port}/", timeout=5) as shop:
+            page = shop.read().decode()
+        assert f'src="http://127.0.0.1:{port}/widget.js" data-site="demo-shop"' in page
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "demo@porchlight.local" in output
+    assert f"http://localhost:{shop_port}" in output
+    assert "Stopped." in output
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+            "serve",
+            "--port",
+            str(port),
+            env={"PORCHLIGHT_LOG_LEVEL": "WARNING"},
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"porchlight: 127.0.0.1:{port} is already in use (is Porchlight already running?); "
+        "stop it or choose another port with --port"
+    ]

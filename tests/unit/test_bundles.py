@@ -1,0 +1,44 @@
+"""Size budgets of DESIGN.md, on the built files (they are deterministic; `make build`)."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+DIST = Path(__file__).parents[2] / "server" / "static" / "dist"
+KB = 1024
+
+
+def gzip_size(*names: str) -> int:
+    manifest = json.loads((DIST / "manifest.json").read_text(encoding="utf-8"))
+    return sum(len(gzip.compress((DIST / manifest[n]).read_bytes(), 9)) for n in names)
+
+
+@pytest.fixture(autouse=True)
+def built() -> None:
+    if not (DIST / "manifest.json").exists():
+        pytest.fail("bundles are not built: run `make build`")
+
+
+def test_loader_is_at_most_3_kb_gzip() -> None:
+    assert gzip_size("loader.js") <= 3 * KB
+
+
+def test_customer_frame_with_socket_client_is_at_most_25_kb_gzip() -> None:
+    assert gzip_size("frame.js", "frame.css") <= 25 * KB
+
+
+def test_the_loader_opens_no_socket_and_stores_nothing() -> None:
+    manifest = json.loads((DIST / "manifest.json").read_text(encoding="utf-8"))
+    loader = (DIST / manifest["loader.js"]).read_text(encoding="utf-8")
+    for forbidden in ("WebSocket", "socket.io", "document.cookie", "indexedDB"):
+        assert forbidden not in loader, forbidden
+
+
+def test_call_code_is_at_most_15_kb_gzip_and_not_in_the_frame() -> None:
+    assert gzip_size("call.js") <= 15 * KB
+    manifest = json.loads((DIST / "manifest.json").read_text(encoding="utf-8"))
+    frame = (DIST / manifest["frame.js"]).read_text(encoding="utf-8")
+    # loaded on demand: the frame knows the call code only by URL
+    assert "RTCPeerConnection" not in frame

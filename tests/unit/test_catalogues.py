@@ -1,0 +1,106 @@
+"""Deliberately brittle: the public surface (event names, error codes) changes only on
+purpose. If this fails, update the lists below in the same commit as the protocol change and
+say so in CHANGELOG.md."""
+
+from signaling.errors import ErrorCode
+from signaling.events import CustomerEvent, ServerEvent, StaffEvent
+from signaling.protocol import CUSTOMER_PAYLOADS, STAFF_PAYLOADS
+
+
+def test_customer_events_are_frozen() -> None:
+    assert sorted(e.value for e in CustomerEvent) == [
+        "call.answer",
+        "call.candidate",
+        "call.end",
+        "call.offer",
+        "call.respond",
+        "call.start",
+        "conversation.end",
+        "conversation.resume",
+        "conversation.start",
+        "message.send",
+        "page.view",
+        "read",
+        "typing",
+    ]
+
+
+def test_staff_events_are_frozen() -> None:
+    assert sorted(e.value for e in StaffEvent) == [
+        "call.answer",
+        "call.candidate",
+        "call.end",
+        "call.offer",
+        "call.propose",
+        "conversation.end",
+        "conversation.resume",
+        "message.send",
+        "presence.set",
+        "read",
+        "ring.accept",
+        "ring.decline",
+        "sync",
+        "typing",
+    ]
+
+
+def test_server_events_are_frozen() -> None:
+    assert sorted(e.value for e in ServerEvent) == [
+        "call.answer",
+        "call.candidate",
+        "call.offer",
+        "call.proposed",
+        "call.response",
+        "call.state",
+        "conversation.state",
+        "message.new",
+        "presence",
+        "queue",
+        "read",
+        "ring",
+        "ring.cancelled",
+        "session",
+        "typing",
+    ]
+
+
+def test_error_codes_are_frozen() -> None:
+    assert sorted(e.value for e in ErrorCode) == [
+        "auth.forbidden",
+        "auth.required",
+        "call.busy",
+        "call.not_allowed",
+        "call.not_found",
+        "capacity.full",
+        "conversation.ended",
+        "conversation.not_assigned",
+        "conversation.not_found",
+        "event.unknown",
+        "origin.not_allowed",
+        "payload.invalid",
+        "payload.too_large",
+        "rate.limited",
+        "ring.expired",
+        "server.error",
+        "site.unknown",
+        "token.invalid",
+    ]
+
+
+def test_every_client_event_has_a_payload_model() -> None:
+    assert set(CUSTOMER_PAYLOADS) == set(CustomerEvent)
+    assert set(STAFF_PAYLOADS) == set(StaffEvent)
+
+
+def test_every_catalogue_entry_is_documented() -> None:
+    import inspect
+
+    for enum in (CustomerEvent, StaffEvent, ServerEvent, ErrorCode):
+        source = inspect.getsource(enum)
+        for member in enum:
+            # each member is followed by a one-line docstring in its class body
+            line = f'{member.name} = "{member.value}"'
+            after = source.split(line, 1)[1].lstrip()
+            if after.startswith("#"):  # a trailing lint comment on the same line
+                after = after.split("\n", 1)[1].lstrip()
+            assert after.startswith('"""'), f"{enum.__name__}.{member.name} has no doc"

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+
+from server.settings import DEFAULT_SECRET, SettingsError, load_settings
+
+
+def test_defaults_are_valid_for_development() -> None:
+    settings = load_settings(environ={})
+    assert settings.port == 8080
+    assert settings.secret_key == DEFAULT_SECRET
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    file = tmp_path / "porchlight.toml"
+    file.write_text("port = 9000\nring_timeout = 5\n")
+    settings = load_settings(file, environ={"PORCHLIGHT_PORT": "9100"})
+    assert settings.port == 9100
+    assert settings.ring_timeout == 5
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"PORCHLIGHT_PORT": "eighty"}, "port (PORCHLIGHT_PORT)"),
+        ({"PORCHLIGHT_RING_TIMEOUT": "-1"}, "ring_timeout (PORCHLIGHT_RING_TIMEOUT)"),
+        ({"PORCHLIGHT_PUBLIC_URL": "ftp://x"}, "public_url (PORCHLIGHT_PUBLIC_URL)"),
+        ({"PORCHLIGHT_DATABASE_URL": "mysql://x"}, "database_url (PORCHLIGHT_DATABASE_URL)"),
+        ({"PORCHLIGHT_SECRET_KEY": "short"}, "secret_key (PORCHLIGHT_SECRET_KEY)"),
+    ],
+)
+def test_a_bad_value_names_the_setting(environ: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=environ)
+    message = str(caught.value)
+    assert names in message
+    assert "\n" not in message
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(SettingsError, match="secret_key"):
+        load_settings(environ={"PORCHLIGHT_MODE": "production"})
+    ok = load_settings(environ={"PORCHLIGHT_MODE": "production", "PORCHLIGHT_SECRET_KEY": "x" * 40})
+    assert ok.mode == "production"
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
+    file = tmp_path / "porchlight.toml"
+    file.write_text("prot = 9000\n")
+    with pytest.raises(SettingsError, match="prot"):
+        load_settings(file, environ={})

@@ -1,0 +1,61 @@
+// The console's HTTP calls. All same-origin JSON; the session cookie is HttpOnly, so the
+// CSRF token from /me or /login is what state-changing requests prove themselves with.
+
+export interface Staff {
+  id: number | string;
+  name: string;
+  email: string;
+  role: string;
+  languages: string[];
+  max_chats: number;
+}
+
+export interface Session {
+  staff: Staff;
+  csrf_token: string;
+}
+
+/** A refused request, with the server's user-safe message. */
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The signed-in staff member, or null when nobody is signed in (401, or `staff: null`). */
+export async function me(): Promise<Session | null> {
+  const response = await fetch("/api/v1/me", { credentials: "same-origin" });
+  if (response.status === 401) return null;
+  const session = await read<Partial<Session>>(response);
+  return session.staff && session.csrf_token ? (session as Session) : null;
+}
+
+export async function login(email: string, password: string): Promise<Session> {
+  const response = await post("/api/v1/auth/login", { email, password }, null);
+  return read<Session>(response);
+}
+
+export async function logout(csrf: string): Promise<void> {
+  await post("/api/v1/auth/logout", {}, csrf);
+}
+
+function post(url: string, body: object, csrf: string | null): Promise<Response> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers,
+    body: JSON.stringify(body),
+  });
+}
+
+async function read<T>(response: Response): Promise<T> {
+  const body: unknown = await response.json().catch(() => null);
+  if (response.ok && body) return body as T;
+  const error = (body as { error?: { message?: string } } | null)?.error;
+  throw new RequestError(response.status, error?.message ?? `The server said ${response.status}.`);
+}

@@ -1,0 +1,326 @@
+import type { DefaultEventsMap } from "@socket.io/component-emitter";
+import { io, type Socket } from "socket.io-client";
+import {
+  ErrorCode,
+  ServerEvent,
+  StaffEvent,
+  type Ack,
+  type ConversationView,
+  type MessageView,
+} from "../protocol.gen";
+import { backoff } from "../shared/config";
+import { button, h, say, show, uid } from "../shared/dom";
+import { memoryShelf, Outbox } from "../shared/outbox";
+import type { Pending } from "../shared/thread";
+import { caller, refusal, type Call, type Presence, type StaffCalls, type StaffListen, type SyncReply } from "../shared/wire";
+import { logout, type Session } from "./api";
+import { ConsoleCalls, mediaReadiness } from "./calls";
+import { precheckPanel } from "../call/main";
+import { Panel, type PanelActions } from "./panel";
+import { QueueList } from "./queue";
+import { askToNotify, Rings, type Answer } from "./ring";
+
+/** The signed-in console: presence, rings, the queue and the conversations being handled.
+ * On every (re)connect it sends `sync` with the last seq of each open panel and rebuilds
+ * from the answer; messages typed meanwhile wait in an in-memory outbox. */
+export class Desk implements PanelActions, Answer {
+  readonly el: HTMLElement;
+  private readonly socket: Socket<StaffListen, DefaultEventsMap>;
+  private readonly call: Call<StaffCalls>;
+  private readonly panels = new Map<string, Panel>();
+  private readonly grid = h("div", { class: "grid" });
+  private readonly rings = new Rings(this);
+  private readonly queue = new QueueList();
+  private readonly outbox = new Outbox(memoryShelf());
+  private readonly notice = h("p", { class: "notice", "aria-live": "polite", hidden: true });
+  private readonly problem = h("p", { class: "problem", role: "alert", hidden: true });
+  private readonly presence = h(
+    "select",
+    { id: "presence" },
+    h("option", { value: "available" }, "Available"),
+    h("option", { value: "away" }, "Away"),
+  );
+  private attempt = 0;
+  private readonly calls: ConsoleCalls;
+
+  constructor(
+    private readonly session: Session,
+    productName: string,
+    private readonly signedOut: (notice?: string) => void,
+  ) {
+    const signOut = button("Sign out");
+    signOut.addEventListener("click", () => void this.signOut());
+    const check = button("Check my camera and connection");
+    const checkArea = h("div", { class: "checks-area" });
+    check.addEventListener("click", () =>
+      checkArea.replaceChildren(
+        precheckPanel({ headers: { "X-CSRF-Token": session.csrf_token } }, () => checkArea.replaceChildren()),
+      ),
+    );
+    this.presence.addEventListener("change", () => void this.setPresence());
+    this.el = h(
+      "div",
+      { class: "desk" },
+      h(
+        "header",
+        { class: "top" },
+        h("h1", {}, productName),
+        h("span", { class: "me" }, session.staff.name),
+        h("label", { for: "presence" }, "Presence"),
+        this.presence,
+        check,
+        signOut,
+      ),
+      checkArea,
+      this.notice,
+      this.problem,
+      this.rings.el,
+      h("main", { class: "work" }, this.queue.el, this.grid),
+    );
+    // Any click is a user gesture that lets the ring tone play later.
+    this.el.addEventListener("click", () => this.rings.sound.unlock(), { once: true });
+    this.socket = io("/staff", { transports: ["websocket"], reconnectionDelayMax: 10_000 });
+    this.call = caller<StaffCalls>(this.socket);
+    this.calls = new ConsoleCalls(this.call, {
+      showCall: (id, screen) => this.panels.get(id)?.showCall(screen),
+      note: (id, text) => this.panels.get(id)?.note(text),
+    });
+    this.calls.listen(this.socket);
+    this.listen();
+    document.addEventListener("visibilitychange", this.onVisible);
+  }
+
+  // -- rings ------------------------------------------------------------------------------
+
+  accept(conversationId: string): void {
+    this.rings.remove(conversationId);
+    void this.call(StaffEvent.RING_ACCEPT, { conversation_id: conversationId }).then((ack) => {
+      if (!ack.ok) return this.say(ack.error.message);
+      this.replay(ack.conversation, ack.messages).focus();
+      if (ack.call) this.calls.state(ack.call);
+    });
+  }
+
+  decline(conversationId: string): void {
+    this.rings.remove(conversationId);
+    void this.call(StaffEvent.RING_DECLINE, { conversation_id: conversationId });
+  }
+
+  // -- panel actions -----------------------------------------------------------------------
+
+  send(conversationId: string, body: string): void {
+    const item: Pending = {
+      conversation_id: conversationId,
+      client_msg_id: uid(),
+      body,
+      created_at: Date.now(),
+    };
+    this.outbox.add(item);
+    this.panels.get(conversationId)?.thread.pend(item);
+    void this.flush();
+  }
+
+  end(conversationId: string): void {
+    void this.call(StaffEvent.CONVERSATION_END, { conversation_id: conversationId }).then((ack) => {
+      if (ack.ok) this.panels.get(conversationId)?.update(ack.conversation);
+      else this.panels.get(conversationId)?.error(ack.error.message);
+    });
+  }
+
+  propose(conversationId: string, channel: "chat" | "voice" | "video"): void {
+    void this.calls.propose(conversationId, channel);
+  }
+
+  close(conversationId: string): void {
+    this.calls.ended(conversationId);
+    this.panels.get(conversationId)?.el.remove();
+    this.panels.delete(conversationId);
+  }
+
+  typing(conversationId: string, typing: boolean): void {
+    void this.call(StaffEvent.TYPING, { conversation_id: conversationId, typing });
+  }
+
+  read(conversationId: string, seq: number): void {
+    void this.call(StaffEvent.READ, { conversation_id: conversationId, seq });
+  }
+
+  // -- socket ------------------------------------------------------------------------------
+
+  private listen(): void {
+    const s = this.socket;
+    s.on("connect", () => {
+      this.attempt = 0;
+      show(this.notice, false);
+      void this.sync();
+    });
+    s.on("disconnect", (reason) => {
+      this.reconnecting();
+      if (reason === "io server disconnect") this.retry();
+    });
+    s.on("connect_error", (err) => {
+      const code = refusal(err)?.code;
+      if (code === ErrorCode.AUTH_REQUIRED) return this.leave("Please sign in again.");
+      this.reconnecting();
+      if (!s.active) this.retry();
+    });
+    s.on(ServerEvent.RING, (ring) => this.rings.show(ring));
+    s.on(ServerEvent.RING_CANCELLED, ({ conversation_id }) => this.rings.remove(conversation_id));
+    s.on(ServerEvent.QUEUE, ({ conversations }) => this.queue.set(conversations));
+    s.on(ServerEvent.PRESENCE, ({ status }) => this.showPresence(status));
+    s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
+    s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
+    s.on(ServerEvent.TYPING, (e) => {
+      if (e.side !== "customer") return;
+      this.panels.get(e.conversation_id)?.typing.set(e.typing ? "Customer is typing…" : null);
+    });
+  }
+
+  private reconnecting(): void {
+    say(this.notice, "Reconnecting…");
+    show(this.notice, true);
+  }
+
+  private retry(): void {
+    setTimeout(() => {
+      if (!this.socket.connected) this.socket.connect();
+    }, backoff(this.attempt++));
+  }
+
+  private async sync(): Promise<void> {
+    const last_seqs: Record<string, number> = {};
+    for (const panel of this.panels.values()) {
+      if (!panel.ended) last_seqs[panel.id] = panel.thread.lastSeq;
+    }
+    const ack = await this.call(StaffEvent.SYNC, { last_seqs });
+    if (!ack.ok) {
+      this.say(ack.error.message);
+      return void setTimeout(() => void this.sync(), 3000);
+    }
+    this.restore(ack);
+    await this.flush();
+  }
+
+  private restore(state: SyncReply): void {
+    this.showPresence(state.presence);
+    state.conversations.forEach((c) => this.panel(c).update(c));
+    state.messages.forEach((m) => this.receive(m));
+    this.rings.retain(new Set(state.rings.map((r) => r.conversation.id)));
+    state.rings.forEach((r) => this.rings.show(r));
+    this.queue.set(state.queue);
+    this.calls.synced(state.calls ?? []);
+  }
+
+  // -- conversations -----------------------------------------------------------------------
+
+  private apply(conversation: ConversationView): void {
+    const mine = String(conversation.assignee?.id) === String(this.session.staff.id);
+    const panel = this.panels.get(conversation.id);
+    if (conversation.status === "ended") this.calls.ended(conversation.id);
+    if (panel) panel.update(conversation);
+    // Taken in another tab of this staff member: open it here too and fetch its messages.
+    else if (mine && conversation.status === "active") void this.catchUp(this.panel(conversation));
+    if (panel && conversation.last_seq > panel.thread.lastSeq) void this.catchUp(panel);
+  }
+
+  private receive(message: MessageView): void {
+    const panel = this.panels.get(message.conversation_id);
+    if (!panel) return;
+    if (message.seq > panel.thread.lastSeq + 1) void this.catchUp(panel);
+    panel.add(message);
+  }
+
+  private replay(conversation: ConversationView, messages: MessageView[]): Panel {
+    const panel = this.panel(conversation);
+    panel.update(conversation);
+    messages.forEach((m) => panel.add(m));
+    return panel;
+  }
+
+  private async catchUp(panel: Panel): Promise<void> {
+    const ack = await this.call(StaffEvent.CONVERSATION_RESUME, {
+      conversation_id: panel.id,
+      last_seq: panel.thread.lastSeq,
+    });
+    if (ack.ok) this.replay(ack.conversation, ack.messages);
+  }
+
+  /** The panel for `conversation`, created if needed. */
+  private panel(conversation: ConversationView): Panel {
+    let panel = this.panels.get(conversation.id);
+    if (!panel) {
+      panel = new Panel(conversation, this);
+      this.panels.set(conversation.id, panel);
+      this.grid.append(panel.el);
+      this.outbox.all
+        .filter((item) => item.conversation_id === conversation.id)
+        .forEach((item) => panel?.thread.pend(item));
+    }
+    return panel;
+  }
+
+  private async flush(): Promise<void> {
+    const sent = await this.outbox.drain(
+      (item) =>
+        this.call(StaffEvent.MESSAGE_SEND, {
+          conversation_id: item.conversation_id,
+          client_msg_id: item.client_msg_id,
+          body: item.body,
+        }),
+      (item, ack) => this.settle(item, ack),
+    );
+    if (!sent && this.socket.connected) setTimeout(() => void this.flush(), 3000);
+  }
+
+  private settle(item: Pending, ack: Ack<{ message: MessageView }>): void {
+    const panel = item.conversation_id ? this.panels.get(item.conversation_id) : undefined;
+    if (ack.ok) return this.receive(ack.message);
+    panel?.thread.drop(item.client_msg_id);
+    panel?.error(ack.error.message);
+    if (ack.error.code === ErrorCode.CONVERSATION_ENDED) {
+      this.outbox.retain((other) => other.conversation_id !== item.conversation_id);
+      if (panel) void this.catchUp(panel);
+    }
+  }
+
+  // -- presence and session ----------------------------------------------------------------
+
+  private async setPresence(): Promise<void> {
+    const status = this.presence.value === "available" ? "available" : "away";
+    this.rings.sound.unlock();
+    if (status === "available") askToNotify();
+    // Calls ring only staff whose camera and microphone are there.
+    const media = status === "available" ? await mediaReadiness() : null;
+    const ack = await this.call(StaffEvent.PRESENCE_SET, media ? { status, media } : { status });
+    if (ack.ok) this.showPresence(ack.presence);
+    else this.say(ack.error.message);
+  }
+
+  private showPresence(status: Presence): void {
+    this.presence.value = status === "available" ? "available" : "away";
+  }
+
+  private say(message: string): void {
+    say(this.problem, message);
+    show(this.problem, true);
+    setTimeout(() => show(this.problem, false), 6000);
+  }
+
+  private async signOut(): Promise<void> {
+    await logout(this.session.csrf_token).catch(() => undefined);
+    this.leave();
+  }
+
+  private leave(notice?: string): void {
+    this.calls.stop();
+    this.socket.disconnect();
+    this.rings.clear();
+    this.queue.stop();
+    document.removeEventListener("visibilitychange", this.onVisible);
+    this.signedOut(notice);
+  }
+
+  private readonly onVisible = (): void => {
+    for (const panel of this.panels.values()) panel.markRead();
+  };
+}

@@ -1,0 +1,39 @@
+import type { ConversationView } from "../protocol.gen";
+import { h, show } from "../shared/dom";
+
+/** The waiting conversations as a list named "Queue", longest waiting first. */
+export class QueueList {
+  readonly list = h("ul", { class: "queue", "aria-label": "Queue" });
+  private readonly empty = h("p", { class: "empty" }, "Nobody is waiting.");
+  readonly el = h("aside", { class: "side" }, h("h2", {}, "Queue"), this.list, this.empty);
+  private conversations: ConversationView[] = [];
+  // Waiting times are relative to now, so refresh them while nothing else changes.
+  private readonly timer = setInterval(() => this.render(), 30_000);
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  set(conversations: ConversationView[]): void {
+    this.conversations = [...conversations].sort((a, b) => a.created_at - b.created_at);
+    this.render();
+  }
+
+  private render(): void {
+    this.list.replaceChildren(...this.conversations.map(item));
+    show(this.empty, !this.conversations.length);
+  }
+}
+
+function item(c: ConversationView): HTMLLIElement {
+  const minutes = Math.max(0, Math.floor((Date.now() - c.created_at) / 60_000));
+  const page = c.visitor?.page_title || c.visitor?.page_url;
+  return h(
+    "li",
+    {},
+    h("strong", {}, c.visitor?.name || "Visitor"),
+    h("span", { class: "meta" }, `${c.status === "ringing" ? "ringing" : "waiting"} · ${minutes} min`),
+    c.language ? h("span", { class: "meta" }, c.language) : null,
+    page ? h("span", { class: "meta" }, page) : null,
+  );
+}

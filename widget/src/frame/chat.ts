@@ -1,0 +1,398 @@
+import { io, type Socket } from "socket.io-client";
+import type { DefaultEventsMap } from "@socket.io/component-emitter";
+import {
+  CustomerEvent,
+  ErrorCode,
+  ServerEvent,
+  type Ack,
+  type ConversationView,
+  type MessageView,
+  type StartConversation,
+} from "../protocol.gen";
+import { backoff } from "../shared/config";
+import { isSafeLink, uid } from "../shared/dom";
+import { Outbox, retryable } from "../shared/outbox";
+import { Thread, type Pending } from "../shared/thread";
+import { TypingSignal } from "../shared/typing";
+import { caller, refusal, type Call, type CustomerCalls, type CustomerListen } from "../shared/wire";
+import { FrameCalls } from "./calling";
+import type { HostLink } from "./host";
+import { noteText } from "./status";
+import type { Store } from "./store";
+import type { Actions, View } from "./view";
+
+export interface FrameConfig {
+  siteKey: string;
+  siteName: string;
+  greeting: string;
+  host: string;
+  instance: string;
+}
+
+const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}$/;
+const RETRY_MS = 3000;
+
+/** The customer's side of one conversation at a time.
+ *
+ * States: no conversation (the first message starts one) → queued → ringing → active →
+ * ended (then "Start again"). The socket reconnects forever; on every connect the stored
+ * conversation is resumed from the last seq held and the outbox is resent in order. */
+export class Chat implements Actions {
+  private conversation: ConversationView | null = null;
+  private readonly socket: Socket<CustomerListen, DefaultEventsMap>;
+  private readonly call: Call<CustomerCalls>;
+  private readonly outbox: Outbox;
+  private readonly thread: Thread;
+  private readonly typing: TypingSignal;
+  private starting: Promise<ConversationView | null> | null = null;
+  private catchingUp = false;
+  private page: { url: string; title: string } | null = null;
+  private pageSent = "";
+  private hostOpen = true;
+  private unread = 0;
+  private readSeq = 0;
+  private attempt = 0;
+  private wanted: "chat" | "voice" | "video" | "oneway" = "chat";
+  private readonly calls: FrameCalls;
+
+  constructor(
+    private readonly config: FrameConfig,
+    private readonly view: View,
+    private readonly host: HostLink,
+    private readonly store: Store,
+  ) {
+    this.thread = new Thread(view.log, {
+      me: "customer",
+      them: "Staff",
+      note: (m) => noteText(m, this.conversation?.assignee?.name),
+    });
+    this.outbox = new Outbox(store.shelf());
+    this.outbox.all.forEach((item) => this.thread.pend(item));
+    this.typing = new TypingSignal((typing) => this.signal(typing));
+    this.socket = io(`${location.origin}/customer`, {
+      transports: ["websocket"],
+      reconnectionDelayMax: 10_000,
+      // A function, so a token stored after the first connect is sent on reconnect.
+      auth: (cb) => cb(this.auth()),
+    });
+    this.call = caller<CustomerCalls>(this.socket);
+    this.calls = new FrameCalls(this.call, view, () => this.open()?.id ?? null, () => this.conversation?.assignee?.name ?? "The staff member");
+    this.calls.listen(this.socket);
+    this.listen();
+    document.addEventListener("visibilitychange", () => this.markRead());
+  }
+
+  // -- actions from the view ---------------------------------------------------------
+
+  send(text: string): void {
+    const body = text.trim();
+    if (!body) return;
+    const item: Pending = {
+      conversation_id: this.open()?.id ?? null,
+      client_msg_id: uid(),
+      body,
+      created_at: Date.now(),
+    };
+    this.outbox.add(item);
+    this.thread.pend(item);
+    this.thread.follow(true);
+    this.typing.stop();
+    this.view.error(null);
+    void this.flush();
+  }
+
+  input(): void {
+    if (this.open()) this.typing.input();
+  }
+
+  cancel(): void {
+    void this.leave();
+  }
+
+  end(): void {
+    void this.leave();
+  }
+
+  again(): void {
+    this.forget();
+    void this.ensureConversation().then(() => this.view.focus());
+  }
+
+  channel(channel: "chat" | "voice" | "video" | "oneway"): void {
+    if (this.open()?.status === "active") return void this.calls.choose(channel);
+    if (this.open() || channel === "chat") return;
+    this.wanted = channel;
+    void this.ensureConversation().then(() => (this.wanted = "chat"));
+  }
+
+  precheck(): void {
+    const token = this.store.get("token");
+    if (!token) return this.view.error("Not connected yet. Try again in a moment.");
+    this.calls.precheck({ Authorization: `Bearer ${token}`, "X-Porchlight-Site": this.config.siteKey });
+  }
+
+  minimise(): void {
+    this.host.post({ type: "close" });
+  }
+
+  // -- the host page -------------------------------------------------------------------
+
+  hostPage(url: string, title: string): void {
+    this.page = isSafeLink(url) && url.length <= 2048 ? { url, title: title.trim().slice(0, 300) } : null;
+    void this.sendPage();
+  }
+
+  hostOpened(open: boolean): void {
+    this.hostOpen = open;
+    if (!open) return;
+    this.unread = 0;
+    this.host.post({ type: "unread", count: 0 });
+    this.markRead();
+    this.view.focus();
+  }
+
+  // -- socket ----------------------------------------------------------------------------
+
+  private listen(): void {
+    const s = this.socket;
+    s.on("connect", () => {
+      this.attempt = 0;
+      this.view.online(true);
+      void this.resume();
+    });
+    s.on("disconnect", (reason) => {
+      this.view.online(false);
+      // socket.io only reconnects by itself after transport failures.
+      if (reason === "io server disconnect") this.retry();
+    });
+    s.on("connect_error", (err) => this.refused(err));
+    s.on(ServerEvent.SESSION, ({ token }) => this.store.set("token", token));
+    s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
+    s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
+    s.on(ServerEvent.TYPING, (e) => {
+      if (e.side !== "staff" || e.conversation_id !== this.conversation?.id) return;
+      const name = this.conversation.assignee?.name ?? "Someone";
+      this.view.typing.set(e.typing ? `${name} is typing…` : null);
+    });
+  }
+
+  private auth(): { site: string; host: string; token?: string } {
+    const token = this.store.get("token");
+    const auth = { site: this.config.siteKey, host: this.config.host };
+    return token ? { ...auth, token } : auth;
+  }
+
+  private refused(err: Error): void {
+    const code = refusal(err)?.code;
+    if (code === ErrorCode.ORIGIN_NOT_ALLOWED || code === ErrorCode.SITE_UNKNOWN) {
+      this.socket.disconnect();
+      this.view.blocked();
+      return;
+    }
+    this.view.online(false);
+    if (code === ErrorCode.TOKEN_INVALID || code === ErrorCode.AUTH_REQUIRED) {
+      const hadToken = this.store.get("token") !== null;
+      this.store.set("token", null);
+      if (hadToken) return void this.socket.connect();
+    }
+    // A refusal by the server (unlike a transport failure) is not retried by socket.io.
+    if (!this.socket.active) this.retry();
+  }
+
+  private retry(): void {
+    setTimeout(() => {
+      if (!this.socket.connected) this.socket.connect();
+    }, backoff(this.attempt++));
+  }
+
+  // -- conversation ------------------------------------------------------------------------
+
+  private async resume(): Promise<void> {
+    const id = this.store.get("conversation");
+    if (id) {
+      const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
+        conversation_id: id,
+        last_seq: this.thread.lastSeq,
+      });
+      if (ack.ok) {
+        this.replay(ack.conversation, ack.messages);
+        this.calls.resumed(ack.call);
+      } else if (ack.error.code === ErrorCode.CONVERSATION_NOT_FOUND) this.forget();
+      else if (retryable(ack)) return void setTimeout(() => this.resume(), RETRY_MS);
+    }
+    await this.flush();
+  }
+
+  private replay(conversation: ConversationView, messages: MessageView[]): void {
+    this.conversation = conversation;
+    messages.forEach((m) => this.receive(m));
+    this.apply(conversation);
+  }
+
+  // Fills a gap in seqs (a missed hint) by asking for everything after the last seq held.
+  private async catchUp(): Promise<void> {
+    const id = this.conversation?.id;
+    if (!id || this.catchingUp || !this.socket.connected) return;
+    this.catchingUp = true;
+    const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
+      conversation_id: id,
+      last_seq: this.thread.lastSeq,
+    });
+    this.catchingUp = false;
+    if (ack.ok && ack.conversation.id === this.conversation?.id) {
+      this.replay(ack.conversation, ack.messages);
+    }
+  }
+
+  private apply(conversation: ConversationView): void {
+    if (conversation.id !== this.store.get("conversation")) return;
+    this.conversation = conversation;
+    this.view.state(conversation);
+    if (conversation.status === "ended") {
+      this.typing.stop();
+      this.calls.stop();
+    }
+    if (conversation.last_seq > this.thread.lastSeq) void this.catchUp();
+  }
+
+  private receive(message: MessageView): void {
+    if (message.conversation_id !== this.conversation?.id) return;
+    if (message.seq > this.thread.lastSeq + 1) void this.catchUp();
+    if (!this.thread.add(message)) return;
+    if (message.sender === "staff" && message.kind === "text") {
+      this.view.typing.set(null);
+      if (!this.hostOpen) this.host.post({ type: "unread", count: ++this.unread });
+    }
+    this.thread.follow();
+    this.markRead();
+  }
+
+  private ensureConversation(): Promise<ConversationView | null> {
+    const open = this.open();
+    if (open) return Promise.resolve(open);
+    this.starting ??= this.start().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async start(): Promise<ConversationView | null> {
+    const ack = await this.call(CustomerEvent.CONVERSATION_START, this.startPayload());
+    if (!ack.ok) {
+      if (!retryable(ack)) this.fail(ack, null);
+      return null;
+    }
+    const conversation = ack.conversation;
+    this.store.set("conversation", conversation.id);
+    this.outbox.move(null, conversation.id);
+    this.apply(conversation);
+    void this.sendPage();
+    return conversation;
+  }
+
+  private startPayload(): StartConversation {
+    const payload: StartConversation = { channel: this.wanted };
+    if (LANGUAGE.test(navigator.language)) payload.language = navigator.language;
+    if (this.page) {
+      payload.page_url = this.page.url;
+      if (this.page.title) payload.page_title = this.page.title;
+    }
+    return payload;
+  }
+
+  private async leave(): Promise<void> {
+    const id = this.conversation?.id;
+    if (!id) return;
+    const ack = await this.call(CustomerEvent.CONVERSATION_END, { conversation_id: id });
+    if (ack.ok) this.apply(ack.conversation);
+    else this.view.error(ack.error.message);
+  }
+
+  /** Drop the stored conversation and everything shown of it. Messages still unsent go to
+   * the next conversation rather than being lost. */
+  private forget(): void {
+    const id = this.conversation?.id ?? this.store.get("conversation");
+    this.store.set("conversation", null);
+    this.conversation = null;
+    this.thread.clear();
+    this.outbox.move(id, null);
+    this.outbox.all.forEach((item) => this.thread.pend(item));
+    this.readSeq = 0;
+    this.pageSent = "";
+    this.calls.stop();
+    this.view.state(null);
+  }
+
+  // -- outbox ------------------------------------------------------------------------------
+
+  private async flush(): Promise<void> {
+    if (!this.socket.connected || !this.outbox.all.length) return;
+    if (this.outbox.all.some((item) => item.conversation_id === null)) {
+      if (!(await this.ensureConversation())) return void this.later();
+    }
+    const sent = await this.outbox.drain(
+      (item) =>
+        this.call(CustomerEvent.MESSAGE_SEND, {
+          conversation_id: item.conversation_id,
+          client_msg_id: item.client_msg_id,
+          body: item.body,
+        }),
+      (item, ack) => (ack.ok ? this.receive(ack.message) : this.fail(ack, item)),
+    );
+    if (!sent) this.later();
+  }
+
+  private later(): void {
+    setTimeout(() => void this.flush(), RETRY_MS);
+  }
+
+  /** A message (or, for null, a start) was refused for good: say why and drop what can
+   * no longer be sent. */
+  private fail(ack: Ack & { ok: false }, refused: Pending | null): void {
+    const conversationId = refused?.conversation_id ?? null;
+    const dead = (item: Pending) => item.conversation_id === conversationId;
+    const code = ack.error.code;
+    if (refused) this.thread.drop(refused.client_msg_id);
+    if (!refused || code === ErrorCode.CONVERSATION_ENDED) {
+      this.outbox.all.filter(dead).forEach((item) => this.thread.drop(item.client_msg_id));
+      this.outbox.retain((item) => !dead(item));
+    }
+    if (code === ErrorCode.CONVERSATION_ENDED && this.conversation?.id === conversationId) {
+      this.apply({ ...this.conversation, status: "ended" });
+    } else if (code === ErrorCode.CONVERSATION_NOT_FOUND) {
+      this.forget();
+      this.later();
+    } else {
+      this.view.error(ack.error.message);
+    }
+  }
+
+  // -- small signals -------------------------------------------------------------------
+
+  private signal(typing: boolean): void {
+    const id = this.open()?.id;
+    if (id) void this.call(CustomerEvent.TYPING, { conversation_id: id, typing });
+  }
+
+  private markRead(): void {
+    const id = this.conversation?.id;
+    const seq = this.thread.lastSeq;
+    if (!id || seq <= this.readSeq || !this.hostOpen || document.visibilityState !== "visible") return;
+    this.readSeq = seq;
+    void this.call(CustomerEvent.READ, { conversation_id: id, seq });
+  }
+
+  private async sendPage(): Promise<void> {
+    const page = this.page;
+    const id = this.open()?.id;
+    if (!page || !id) return;
+    const key = `${id} ${page.url} ${page.title}`;
+    if (key === this.pageSent) return;
+    this.pageSent = key;
+    const ack = await this.call(CustomerEvent.PAGE_VIEW, { conversation_id: id, ...page });
+    if (!ack.ok) this.pageSent = "";
+  }
+
+  /** The conversation if it can still be written to. */
+  private open(): ConversationView | null {
+    return this.conversation?.status === "ended" ? null : this.conversation;
+  }
+}
