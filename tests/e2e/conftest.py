@@ -41,7 +41,7 @@ def chromium_present() -> bool:
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not chromium_present():
-        reason = f"Chromium not found at {CHROMIUM} (make browser installs it as root)"
+        reason = f"Chromium not found at {CHROMIUM} (make system installs it as root)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)

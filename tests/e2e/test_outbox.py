@@ -7,6 +7,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
 from tests.e2e.test_chat_flow import TIMEOUT, sign_in
+from tests.support import PASSWORD
 
 
 async def test_a_message_sent_during_a_restart_arrives_once(
@@ -55,6 +56,43 @@ async def test_a_message_sent_during_a_restart_arrives_once(
         # The reconnect attempts while the server was down log errors; only page errors
         # (uncaught exceptions) count here.
         assert [e for e in console_errors.errors if "WebSocket" not in e] == []
+    finally:
+        await staff_context.close()
+        await customer_context.close()
+
+
+async def test_presence_chosen_while_reconnecting_holds_when_the_server_is_back(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    member = await stack.server.add_staff("Sam")
+    staff_context = await browser.new_context()
+    customer_context = await browser.new_context()
+    try:
+        staff = await staff_context.new_page()
+        await staff.goto(f"{stack.server.url}/console")
+        await staff.get_by_label("Email").fill(member.email)
+        await staff.get_by_label("Password").fill(PASSWORD)
+        await staff.get_by_role("button", name="Sign in").click()
+        presence = staff.get_by_label("Presence")
+        await expect(presence).to_have_value("away", timeout=TIMEOUT)
+
+        await stack.server.stop()
+        await expect(staff.get_by_text("Reconnecting…")).to_be_visible(timeout=TIMEOUT)
+        await presence.select_option("available")
+        await stack.server.start()
+        await expect(staff.get_by_text("Reconnecting…")).to_be_hidden(timeout=20_000)
+        await expect(presence).to_have_value("available")
+
+        # The server took the choice: a new chat rings Sam.
+        shop = console_errors.watch(await customer_context.new_page())
+        await shop.goto(stack.shop_url)
+        await shop.get_by_role("button", name="Talk to a person").click()
+        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
+        await frame.get_by_label("Message").fill("Anyone there?")
+        await frame.get_by_role("button", name="Send").click()
+        ring = staff.get_by_role("alertdialog", name="Incoming chat")
+        await expect(ring).to_be_visible(timeout=TIMEOUT)
+        assert console_errors.errors == []
     finally:
         await staff_context.close()
         await customer_context.close()

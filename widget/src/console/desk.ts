@@ -41,6 +41,8 @@ export class Desk implements PanelActions, Answer {
     h("option", { value: "away" }, "Away"),
   );
   private attempt = 0;
+  /** A presence chosen but not yet confirmed by the server (e.g. picked while reconnecting). */
+  private wanted: "available" | "away" | null = null;
   private readonly calls: ConsoleCalls;
 
   constructor(
@@ -198,11 +200,12 @@ export class Desk implements PanelActions, Answer {
       return void setTimeout(() => void this.sync(), 3000);
     }
     this.restore(ack);
+    await this.sendPresence();
     await this.flush();
   }
 
   private restore(state: SyncReply): void {
-    this.showPresence(state.presence);
+    this.showPresence(this.wanted ?? state.presence);
     state.conversations.forEach((c) => this.panel(c).update(c));
     state.messages.forEach((m) => this.receive(m));
     this.rings.retain(new Set(state.rings.map((r) => r.conversation.id)));
@@ -286,12 +289,21 @@ export class Desk implements PanelActions, Answer {
   // -- presence and session ----------------------------------------------------------------
 
   private async setPresence(): Promise<void> {
-    const status = this.presence.value === "available" ? "available" : "away";
+    this.wanted = this.presence.value === "available" ? "available" : "away";
     this.rings.sound.unlock();
-    if (status === "available") askToNotify();
+    if (this.wanted === "available") askToNotify();
+    await this.sendPresence();
+  }
+
+  /** Send the chosen presence; while offline it waits for the next sync. */
+  private async sendPresence(): Promise<void> {
+    const status = this.wanted;
+    if (status === null || !this.socket.connected) return;
     // Calls ring only staff whose camera and microphone are there.
     const media = status === "available" ? await mediaReadiness() : null;
     const ack = await this.call(StaffEvent.PRESENCE_SET, media ? { status, media } : { status });
+    if (!ack.ok && !this.socket.connected) return; // lost on the way: sent again on sync
+    if (this.wanted === status) this.wanted = null;
     if (ack.ok) this.showPresence(ack.presence);
     else this.say(ack.error.message);
   }
