@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from server.accounts import Accounts, DuplicateError, commit
 from server.tables import conversation_events, conversations, messages
 from signaling.ports import (
+    Appended,
     Changes,
     Conversation,
     Message,
     NewConversation,
     NewMessage,
+    Owners,
     Side,
     Status,
 )
@@ -67,7 +69,13 @@ _BUMP_SEQ = (
     sa.update(conversations)
     .where(conversations.c.id == sa.bindparam("conversation_id"))
     .values(last_seq=conversations.c.last_seq + 1)
-    .returning(conversations.c.last_seq)
+    .returning(
+        conversations.c.last_seq,
+        conversations.c.status,
+        conversations.c.site_id,
+        conversations.c.visitor_id,
+        conversations.c.assignee_id,
+    )
 )
 _FIND_MESSAGE = sa.select(*_MESSAGE).where(
     messages.c.conversation_id == sa.bindparam("conversation_id"),
@@ -300,11 +308,14 @@ class SqlStore(Accounts):
 
     # -- messages ------------------------------------------------------------------------
 
-    async def append_message(self, new: NewMessage, now: float) -> tuple[Message, bool]:
-        """Store a message and assign the next ``seq`` in the same transaction; a message
-        whose ``(conversation_id, client_msg_id)`` is stored already is returned unchanged
-        with ``False``. Raises ``KeyError`` for an unknown conversation. Returns after the
-        commit."""
+    async def append_message(
+        self, new: NewMessage, now: float, admit: Callable[[Owners], None] | None = None
+    ) -> Appended:
+        """Store a message and assign the next ``seq`` in the same transaction, after
+        ``admit`` accepted the conversation's owners as read in it (whatever it raises rolls
+        back). A message whose ``(conversation_id, client_msg_id)`` is stored already is
+        returned unchanged, ``created`` False. Raises ``KeyError`` for an unknown
+        conversation. Returns after the commit."""
         message = Message(
             conversation_id=new.conversation_id,
             seq=0,
@@ -317,7 +328,7 @@ class SqlStore(Accounts):
             created_at=now,
             detail=new.detail,
         )
-        return await self._run(lambda conn: _append(conn, message))
+        return await self._run(lambda conn: _append(conn, message, admit))
 
     async def messages_after(
         self, conversation_id: str, after_seq: int, limit: int = 500
@@ -383,19 +394,28 @@ class SqlStore(Accounts):
         return [float(d) for d in durations]
 
 
-def _append(conn: Connection, message: Message) -> tuple[Message, bool]:
+def _append(conn: Connection, message: Message, admit: Callable[[Owners], None] | None) -> Appended:
     """The delivery contract's transaction (see ``SqlStore.append_message``).
 
-    The ``last_seq`` bump comes first: on PostgreSQL its row lock queues this conversation's
-    writers, so the seq is gapless and a duplicate of a message committed before is seen; on
-    SQLite it takes the write lock at once. The insert yields to an existing
+    The ``last_seq`` bump comes first and returns the conversation's owners: on PostgreSQL
+    its row lock queues this conversation's writers, so the seq is gapless, ``admit`` sees
+    the row as it will be committed, and a duplicate of a message committed before is seen;
+    on SQLite it takes the write lock at once. The insert yields to an existing
     ``(conversation_id, client_msg_id)``; then the bump is rolled back and the stored copy
     returned. The usual case is two statements and a commit.
     """
-    seq = conn.scalar(_BUMP_SEQ, {"conversation_id": message.conversation_id})
-    if seq is None:
+    row = conn.execute(_BUMP_SEQ, {"conversation_id": message.conversation_id}).first()
+    if row is None:
         conn.rollback()
         raise KeyError(message.conversation_id)
+    seq, status, site_id, visitor_id, assignee_id = row
+    owners = Owners(status=status, site_id=site_id, visitor_id=visitor_id, assignee_id=assignee_id)
+    if admit is not None:
+        try:
+            admit(owners)
+        except BaseException:
+            conn.rollback()
+            raise
     values = {
         "conversation_id": message.conversation_id,
         "seq": seq,
@@ -411,12 +431,12 @@ def _append(conn: Connection, message: Message) -> tuple[Message, bool]:
     inserted = _INSERT_MESSAGE[conn.dialect.name]
     if conn.scalar(inserted, values) is not None:
         conn.commit()
-        return replace(message, seq=seq), True
+        return Appended(replace(message, seq=seq), True, owners)
     conn.rollback()
     existing = conn.execute(_FIND_MESSAGE, values).first()
     if existing is None:  # the conflict was on seq, which the row lock rules out
         raise RuntimeError("message neither stored nor found")
-    return _message(existing), False
+    return Appended(_message(existing), False, owners)
 
 
 def _changed_values(changes: Changes) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
@@ -18,6 +20,7 @@ from signaling.ports import (
     Message,
     NewConversation,
     NewMessage,
+    Owners,
     Side,
     StaffMember,
     Store,
@@ -70,7 +73,7 @@ class Conversations:
         return conversation
 
     @staticmethod
-    def writable(conversation: Conversation) -> None:
+    def writable(conversation: Conversation | Owners) -> None:
         if conversation.status == "ended":
             raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
 
@@ -103,40 +106,71 @@ class Conversations:
         """Everything after ``last_seq``, in order."""
         return await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT)
 
-    async def send(
+    async def send_as_customer(
+        self, customer: CustomerIdentity, request: SendMessage, sid: str
+    ) -> dict[str, Any]:
+        """Send for the visitor: only into their own conversation, and only while it is open."""
+
+        def admit(owners: Owners) -> None:
+            if owners.site_id != customer.site.id or owners.visitor_id != customer.visitor_id:
+                raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+            self.writable(owners)
+
+        return await self._send("customer", request, sid, admit)
+
+    async def send_as_staff(
+        self, member: StaffMember, request: SendMessage, sid: str
+    ) -> dict[str, Any]:
+        """Send for the staff member handling the conversation (admins too, only then)."""
+
+        def admit(owners: Owners) -> None:
+            if owners.assignee_id != member.id:
+                raise ProtocolError(
+                    ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+                )
+            self.writable(owners)
+
+        return await self._send("staff", request, sid, admit, member)
+
+    async def _send(
         self,
-        conversation: Conversation,
         side: Side,
         request: SendMessage,
         sid: str,
+        admit: Callable[[Owners], None],
         author: StaffMember | None = None,
-    ) -> Message:
-        """Store the message (once per ``client_msg_id``) and publish it to the other side.
-        Returns after the commit; a resend of a stored message is answered with the stored
-        copy and published again to nobody."""
-        self.writable(conversation)
-        message, created = await self.store.append_message(
-            NewMessage(
-                conversation_id=conversation.id,
-                sender=side,
-                kind="text",
-                body=request.body,
-                client_msg_id=request.client_msg_id,
-                author_id=author.id if author else None,
-                author_name=author.name if author else None,
-            ),
-            self.clock.now(),
-        )
-        if created:
-            log.debug("message %s#%d stored", conversation.id, message.seq)
+    ) -> dict[str, Any]:
+        """Store the message (once per ``client_msg_id``) and publish it to the other side;
+        returns its wire view after the commit. The access check runs in the append's own
+        transaction, so a message costs one trip to the database. A resend of a stored
+        message is answered with the stored copy and published to nobody."""
+        try:
+            appended = await self.store.append_message(
+                NewMessage(
+                    conversation_id=request.conversation_id,
+                    sender=side,
+                    kind="text",
+                    body=request.body,
+                    client_msg_id=request.client_msg_id,
+                    author_id=author.id if author else None,
+                    author_name=author.name if author else None,
+                ),
+                self.clock.now(),
+                admit,
+            )
+        except KeyError:
+            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.") from None
+        view = message_view(appended.message).to_wire()
+        if appended.created:
+            log.debug("message %s#%d stored", request.conversation_id, appended.message.seq)
             await self.outbound.to_both(
-                conversation.id,
-                conversation.assignee_id,
+                request.conversation_id,
+                appended.owners.assignee_id,
                 ServerEvent.MESSAGE_NEW,
-                {"message": message_view(message).to_wire()},
+                {"message": view},
                 skip_sid=sid,
             )
-        return message
+        return view
 
     async def typing(self, conversation: Conversation, side: Side, typing: bool) -> None:
         """Relay typing to the other side; nothing is stored."""

@@ -172,11 +172,8 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         return ok(conversation=self.router.view(ended, for_staff=False).to_wire())
 
     async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
-        conversation = await self.conversations.for_customer(
-            self.customer(sid), request.conversation_id
-        )
-        message = await self.conversations.send(conversation, "customer", request, sid)
-        return ok(message=message_view(message).to_wire())
+        message = await self.conversations.send_as_customer(self.customer(sid), request, sid)
+        return ok(message=message)
 
     async def on_typing(self, sid: str, request: Typing) -> dict[str, Any]:
         conversation = await self.conversations.for_customer(
@@ -331,14 +328,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         return ok(conversation=self.router.view(ended, for_staff=True).to_wire())
 
     async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
-        member = self.member(sid)
-        conversation = await self.conversations.for_staff(member, request.conversation_id)
-        if conversation.assignee_id != member.id:
-            raise ProtocolError(
-                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
-            )
-        message = await self.conversations.send(conversation, "staff", request, sid, member)
-        return ok(message=message_view(message).to_wire())
+        message = await self.conversations.send_as_staff(self.member(sid), request, sid)
+        return ok(message=message)
 
     async def on_typing(self, sid: str, request: Typing) -> dict[str, Any]:
         conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)

@@ -38,6 +38,10 @@ class Outbound:
         data: dict[str, Any],
         skip_sid: str | None = None,
     ) -> None:
+        if skip_sid is not None and self._alone(
+            CUSTOMER_NS, conversation_room(conversation_id), skip_sid
+        ):
+            return
         await self.sio.emit(
             str(event),
             data,
@@ -61,10 +65,18 @@ class Outbound:
         data: dict[str, Any],
         skip_sid: str | None = None,
     ) -> None:
-        """Same payload to the customer and, if assigned, to the staff member."""
-        await self.to_customer(conversation_id, event, data, skip_sid=skip_sid)
+        """Same payload to the staff member, if assigned, and to the customer."""
         if assignee_id is not None:
             await self.to_staff(assignee_id, event, data, skip_sid=skip_sid)
+        await self.to_customer(conversation_id, event, data, skip_sid=skip_sid)
+
+    def _alone(self, namespace: str, room: str, sid: str) -> bool:
+        """Whether ``sid`` is the only one in ``room`` on this process's in-memory manager: a
+        message's sender usually is, and encoding an emit for nobody costs more than the
+        check. A cross-node manager may have listeners elsewhere, so it is always emitted."""
+        if type(self.sio.manager) is not socketio.AsyncManager:
+            return False
+        return all(other == sid for other, _ in self.sio.manager.get_participants(namespace, room))
 
     async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None:
         await self.sio.emit(str(event), data, room=ALL_STAFF, namespace=STAFF_NS)

@@ -112,6 +112,27 @@ class NewMessage:
     detail: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """Whose a conversation is and whether it is open, as read inside a message's own
+    transaction (so the check and the write see the same row)."""
+
+    status: Status
+    site_id: int
+    visitor_id: str
+    assignee_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What ``Store.append_message`` did: the stored message, whether this call created it
+    (``False`` for a resend of a stored ``client_msg_id``) and the conversation's owners."""
+
+    message: Message
+    created: bool
+    owners: Owners
+
+
 @dataclass(slots=True)
 class Changes:
     """Fields to change on a conversation; ``None`` leaves a field as it is, except for the
@@ -170,10 +191,14 @@ class Store(Protocol):
         returns the updated conversation, or None when it did not match."""
         ...
 
-    async def append_message(self, new: NewMessage, now: float) -> tuple[Message, bool]:
-        """Store a message and assign the next ``seq`` in the same transaction. If a message
-        with the same ``(conversation_id, client_msg_id)`` exists, return it unchanged with
-        ``False``; otherwise the new message with ``True``."""
+    async def append_message(
+        self, new: NewMessage, now: float, admit: Callable[[Owners], None] | None = None
+    ) -> Appended:
+        """Store a message and assign the next ``seq`` in one transaction, the delivery path's
+        only trip to the database. ``admit`` is called inside it with the conversation's
+        owners; whatever it raises rolls the transaction back and propagates. A message with
+        the same ``(conversation_id, client_msg_id)`` already stored is returned unchanged,
+        ``created`` False. Raises ``KeyError`` for an unknown conversation."""
         ...
 
     async def messages_after(

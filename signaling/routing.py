@@ -179,7 +179,7 @@ class Router:
     ) -> Conversation:
         """Store a system message (``joined``, ``ended``, ``requeued``) and publish it;
         returns the conversation as it now stands (its ``last_seq`` moved)."""
-        message, _ = await self.store.append_message(
+        appended = await self.store.append_message(
             NewMessage(
                 conversation_id=conversation.id,
                 sender="system",
@@ -194,7 +194,7 @@ class Router:
             conversation.id,
             conversation.assignee_id,
             ServerEvent.MESSAGE_NEW,
-            {"message": message_view(message).to_wire()},
+            {"message": message_view(appended.message).to_wire()},
         )
         return await self.store.get_conversation(conversation.id) or conversation
 

@@ -38,6 +38,25 @@ async def test_a_resent_message_is_stored_once_and_shown_once(
     assert [m.body for m in stored] == ["joined", "Is this lamp dimmable?", "And in brass?"]
 
 
+async def test_the_visitors_other_tab_gets_what_it_sent_and_the_sender_does_not(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor, staff, cid = await active_chat(server, clients)
+    other_tab = Peer(server.url, "/customer", auth=dict(visitor.auth or {}))
+    clients.append(other_tab)
+    await other_tab.connect()
+    await other_tab.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
+    await visitor.ok("message.send", send(cid, "two-tabs-1", "Sent from the first tab"))
+    await other_tab.wait_for(
+        "message.new", lambda d: d["message"]["body"] == "Sent from the first tab"
+    )
+    await staff.wait_for("message.new", lambda d: d["message"]["body"] == "Sent from the first tab")
+    # A later message proves the sender's own copy would have arrived by now.
+    await staff.ok("message.send", send(cid, "reply-0001", "Got it"))
+    await visitor.wait_for("message.new", lambda d: d["message"]["body"] == "Got it")
+    assert visitor.seen("message.new", lambda d: d["message"]["sender"] == "customer") == []
+
+
 async def test_after_a_disconnect_the_customer_gets_exactly_what_it_missed(
     server: Server, clients: list[Peer]
 ) -> None:

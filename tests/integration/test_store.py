@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from server.migrate import migrate
 from server.store import DuplicateError, SqlStore
 from server.tables import metadata
-from signaling.ports import Changes, Conversation, NewConversation, NewMessage, Site
+from signaling.ports import Changes, Conversation, NewConversation, NewMessage, Owners, Site
 
 NOW = 1_700_000_000.0
 
@@ -97,9 +97,9 @@ async def test_append_message_assigns_gapless_seq(store: SqlStore) -> None:
     conversation = await make_conversation(store)
     seqs = []
     for n in range(3):
-        message, created = await store.append_message(text(conversation.id, f"m{n}", f"c{n}"), NOW)
-        assert created
-        seqs.append(message.seq)
+        appended = await store.append_message(text(conversation.id, f"m{n}", f"c{n}"), NOW)
+        assert appended.created
+        seqs.append(appended.message.seq)
     assert seqs == [1, 2, 3]
     stored = await store.get_conversation(conversation.id)
     assert stored is not None
@@ -108,25 +108,23 @@ async def test_append_message_assigns_gapless_seq(store: SqlStore) -> None:
 
 async def test_same_client_msg_id_is_stored_once(store: SqlStore) -> None:
     conversation = await make_conversation(store)
-    first, created = await store.append_message(text(conversation.id, "hello", "abc"), NOW)
-    again, created_again = await store.append_message(
-        text(conversation.id, "hello (resent)", "abc"), NOW + 5
-    )
-    assert created
-    assert not created_again
-    assert again == first
-    following, _ = await store.append_message(text(conversation.id, "next", "def"), NOW)
-    assert following.seq == 2  # the absorbed duplicate did not use up a seq
+    first = await store.append_message(text(conversation.id, "hello", "abc"), NOW)
+    again = await store.append_message(text(conversation.id, "hello (resent)", "abc"), NOW + 5)
+    assert first.created
+    assert not again.created
+    assert again.message == first.message
+    following = await store.append_message(text(conversation.id, "next", "def"), NOW)
+    assert following.message.seq == 2  # the absorbed duplicate did not use up a seq
     assert [m.body for m in await store.messages_after(conversation.id, 0)] == ["hello", "next"]
 
 
 async def test_messages_without_client_id_never_collide(store: SqlStore) -> None:
     conversation = await make_conversation(store)
     for _ in range(2):
-        _, created = await store.append_message(
+        appended = await store.append_message(
             NewMessage(conversation.id, "system", "system", "joined"), NOW
         )
-        assert created
+        assert appended.created
     assert len(await store.messages_after(conversation.id, 0)) == 2
 
 
@@ -135,13 +133,39 @@ async def test_append_to_unknown_conversation_raises_key_error(store: SqlStore) 
         await store.append_message(text("0" * 32, "hello", "abc"), NOW)
 
 
+async def test_append_checks_the_owners_inside_its_transaction(store: SqlStore) -> None:
+    conversation = await make_conversation(store)
+    seen: list[Owners] = []
+
+    def refuse(owners: Owners) -> None:
+        seen.append(owners)
+        raise PermissionError("not yours")
+
+    with pytest.raises(PermissionError):
+        await store.append_message(text(conversation.id, "sneaky", "x1"), NOW, refuse)
+    assert seen == [
+        Owners(
+            status="queued",
+            site_id=conversation.site_id,
+            visitor_id=conversation.visitor_id,
+            assignee_id=None,
+        )
+    ]
+    # Refused means rolled back: no message, and the seq was not used up.
+    assert await store.messages_after(conversation.id, 0) == []
+    appended = await store.append_message(text(conversation.id, "mine", "x2"), NOW, seen.append)
+    assert appended.created
+    assert appended.message.seq == 1
+    assert appended.owners == seen[0]
+
+
 async def test_concurrent_appends_get_seqs_without_gaps(store: SqlStore) -> None:
     conversation = await make_conversation(store)
     results = await asyncio.gather(
         *(store.append_message(text(conversation.id, f"m{n}", f"c{n}"), NOW) for n in range(50))
     )
-    assert all(created for _, created in results)
-    assert sorted(message.seq for message, _ in results) == list(range(1, 51))
+    assert all(result.created for result in results)
+    assert sorted(result.message.seq for result in results) == list(range(1, 51))
     stored = await store.messages_after(conversation.id, 0)
     assert [m.seq for m in stored] == list(range(1, 51))
     assert {m.client_msg_id for m in stored} == {f"c{n}" for n in range(50)}
@@ -152,8 +176,8 @@ async def test_concurrent_duplicates_store_one_row(store: SqlStore) -> None:
     results = await asyncio.gather(
         *(store.append_message(text(conversation.id, "once", "same"), NOW) for _ in range(20))
     )
-    assert sum(created for _, created in results) == 1
-    assert {message.seq for message, _ in results} == {1}
+    assert sum(result.created for result in results) == 1
+    assert {result.message.seq for result in results} == {1}
     assert len(await store.messages_after(conversation.id, 0)) == 1
     stored = await store.get_conversation(conversation.id)
     assert stored is not None
@@ -295,8 +319,8 @@ async def test_data_survives_reopening(database_url: str) -> None:
         )
         [message] = await reopened.messages_after(conversation.id, 0)
         assert (message.seq, message.body) == (1, "kept")
-        _, created = await reopened.append_message(text(conversation.id, "kept", "abc"), NOW)
-        assert not created
+        resent = await reopened.append_message(text(conversation.id, "kept", "abc"), NOW)
+        assert not resent.created
     finally:
         await reopened.close()
 
