@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from server.migrate import migrate
 from server.store import DuplicateError, SqlStore
 from server.tables import metadata
 from signaling.ports import Changes, Conversation, NewConversation, NewMessage, Owners, Site
+from tests.support import until
 
 NOW = 1_700_000_000.0
 
@@ -327,3 +329,28 @@ async def test_data_survives_reopening(database_url: str) -> None:
 
 def _fields(conversation: Conversation) -> dict[str, object]:
     return {name: getattr(conversation, name) for name in conversation.__slots__}
+
+
+async def test_sqlite_checkpoints_off_the_event_loop(tmp_path: Path) -> None:
+    """The loop's connection never checkpoints (that would wait for the disk); the
+    checkpointer thread copies the WAL into the database file on its own."""
+    path = tmp_path / "checkpoints.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    store = await SqlStore.open(url)
+    try:
+        assert (
+            await store._run(
+                lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+            )
+            == 0
+        )
+        conversation = await make_conversation(store)
+        before = path.stat().st_size
+        body = "x" * 2000
+        for n in range(500):  # about 1 MB of WAL
+            await store.append_message(text(conversation.id, body, f"c{n}"), NOW)
+        grown = before + 500 * 2000
+        await until(lambda: path.stat().st_size >= grown, timeout=10, what="a checkpoint")
+    finally:
+        await store.close()
