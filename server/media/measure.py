@@ -58,13 +58,17 @@ def frame_energy(frame: AudioFrame) -> tuple[float, int]:
 
 
 class LevelMeter:
-    """The RMS of the last ``window`` audio frames, 0 (silence) .. 1 (full scale)."""
+    """The RMS of the last ``window`` audio frames, 0 (silence) .. 1 (full scale), and the
+    loudest such window so far: a voice heard once during a check counts, however quiet the
+    moment the check ends."""
 
     def __init__(self, window: int = LEVEL_WINDOW) -> None:
         self._frames: deque[tuple[float, int]] = deque(maxlen=window)
+        self.loudest = 0.0
 
     def add(self, energy: float, count: int) -> None:
         self._frames.append((energy, count))
+        self.loudest = max(self.loudest, self.level)
 
     @property
     def level(self) -> float:
@@ -133,7 +137,7 @@ class Tally:
             "video_frames": self.video_frames,
             "video_size": list(self.video_size) if self.video_size else None,
             "audio_frames": self.audio_frames,
-            "audio_level": round(self.meter.level, 4),
+            "audio_level": round(self.meter.loudest, 4),
             "selected_candidate_type": candidate_type,
             "rtt_ms": None if rtt_ms is None else round(rtt_ms, 2),
         }

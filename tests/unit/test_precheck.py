@@ -90,8 +90,10 @@ def test_the_level_is_the_rms_of_the_last_frames() -> None:
     assert meter.level == pytest.approx(math.sqrt(0.125))
     meter.add(0.0, 960)  # the loud frame left the window
     assert meter.level == 0.0
+    assert meter.loudest == pytest.approx(0.5)  # but it was heard
     meter.add(10.0 * 960, 960)  # clipped to full scale
     assert meter.level == 1.0
+    assert meter.loudest == 1.0
 
 
 # -- candidate types and states ----------------------------------------------------------

@@ -33,6 +33,8 @@ export interface PrecheckOptions {
 }
 
 const API = "/api/v1/precheck";
+/** Below this audio level (RMS, 0..1) the microphone counts as silent. */
+const SILENCE = 0.001;
 
 /** Run the relay check, then the direct one, and judge the five items. */
 export async function runPrecheck(options: PrecheckOptions): Promise<CheckItem[]> {
@@ -91,7 +93,10 @@ async function checkOnce(
       if (!got.ok) break;
       result = (await got.json()) as CheckResult;
       if (result.state === "failed") break;
-      if (result.state === "connected" && result.video_frames > 5 && result.audio_frames > 5 && result.rtt_ms !== null) break;
+      // Listen until a sound is heard or for about two seconds of audio (100 frames of 20 ms):
+      // someone silent for the first moment is not a muted microphone.
+      const heard = (result.audio_level ?? 0) >= SILENCE || result.audio_frames >= 100;
+      if (result.state === "connected" && result.video_frames > 5 && heard && result.rtt_ms !== null) break;
     }
     return result;
   } catch {
@@ -142,7 +147,7 @@ export function judge(
     }
   };
   device("Camera", video, false);
-  device("Microphone", audio, level < 0.001);
+  device("Microphone", audio, level < SILENCE);
   if (!deviceError) {
     const route = direct?.selected_candidate_type;
     items.push(
