@@ -81,7 +81,8 @@ class Session implements CallSession {
   private local: MediaStream | null = null;
   private readonly remote = new MediaStream();
   private readonly pc: RTCPeerConnection;
-  private readonly ready: Promise<boolean>;
+  /** The first offer is set and sent (offerer); the answerer's is already resolved. */
+  private offered: Promise<void> = Promise.resolve();
   private pending: RTCIceCandidateInit[] = [];
   private answered = false;
   private giveUp: ReturnType<typeof setTimeout> | undefined;
@@ -113,63 +114,77 @@ class Session implements CallSession {
       o.onRemoteStream(this.remote);
     });
     this.pc.addEventListener("iceconnectionstatechange", () => this.iceChanged());
-    this.ready = this.open();
+    void this.open();
   }
 
-  private async open(): Promise<boolean> {
+  /** Ask for the devices and negotiate at the same time: the offer (or answer) declares what
+   * this side will send, and each track joins its transceiver when the devices deliver it
+   * (replaceTrack, no renegotiation). The camera's start-up overlaps signaling, ICE and DTLS
+   * instead of coming before them. */
+  private async open(): Promise<void> {
     const video = sendsVideo(this.channel, this.role);
+    const devices = navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: video ? { width: { ideal: 640 }, height: { ideal: 480 } } : false,
+    });
+    if (this.role === "offerer") {
+      this.pc.addTransceiver("audio", { direction: "sendrecv" });
+      if (video || receivesVideo(this.channel, this.role)) {
+        this.pc.addTransceiver("video", { direction: video ? "sendrecv" : "recvonly" });
+      }
+      this.offered = this.offer(false).catch(() => undefined);
+    }
     try {
-      this.local = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true },
-        video: video ? { width: { ideal: 640 }, height: { ideal: 480 } } : false,
-      });
+      this.local = await devices;
     } catch (err) {
-      if (this.phase === "closed") return false;
+      if (this.phase === "closed") return;
       this.close();
       this.o.onMediaError(problemOf(err));
-      return false;
+      return;
     }
-    if (this.phase === "closed") {
-      stop(this.local);
-      return false;
-    }
+    if (this.phase === "closed") return stop(this.local);
     this.o.onLocalStream?.(this.local);
-    this.set("connecting");
-    if (this.role === "offerer") {
-      for (const track of this.local.getTracks()) {
-        this.pc.addTransceiver(track, { direction: "sendrecv", streams: [this.local] });
-      }
-      if (receivesVideo(this.channel, this.role) && !video) {
-        this.pc.addTransceiver("video", { direction: "recvonly" });
-      }
-      await this.offer(false);
+    if (this.phase === "starting") this.set("connecting");
+    await this.attach();
+  }
+
+  /** Put each local track on the transceiver of its kind that sends nothing yet. Runs when
+   * the devices deliver and after the first description, whichever comes last does it. */
+  private async attach(): Promise<void> {
+    const local = this.local;
+    if (!local || this.phase === "closed") return;
+    for (const track of local.getTracks()) {
+      if (this.pc.getSenders().some((x) => x.track === track)) continue;
+      const t = this.pc
+        .getTransceivers()
+        .find((x) => x.receiver.track.kind === track.kind && !x.sender.track && x.currentDirection !== "stopped");
+      if (!t || (this.role === "answerer" && t.mid === null)) continue;
+      await t.sender.replaceTrack(track);
+      t.sender.setStreams?.(local);
     }
-    return true;
   }
 
   async handleOffer(sdp: string): Promise<void> {
-    if (!(await this.ready) || this.role !== "answerer") return;
+    if (this.phase === "closed" || this.role !== "answerer") return;
     await this.pc.setRemoteDescription({ type: "offer", sdp });
-    if (!this.answered && this.local) {
-      // Send on the transceivers the offer created rather than adding new m-lines.
-      for (const track of this.local.getTracks()) {
-        const t = this.pc
-          .getTransceivers()
-          .find((x) => x.receiver.track.kind === track.kind && !x.sender.track && x.mid !== null);
-        if (!t) continue;
-        await t.sender.replaceTrack(track);
-        t.sender.setStreams?.(this.local);
-        t.direction = "sendrecv";
+    if (!this.answered) {
+      // Answer at once on the transceivers the offer created, saying what this side sends;
+      // the tracks join them when the devices deliver.
+      const kinds = sendsVideo(this.channel, this.role) ? ["audio", "video"] : ["audio"];
+      for (const t of this.pc.getTransceivers()) {
+        if (t.mid !== null && kinds.includes(t.receiver.track.kind)) t.direction = "sendrecv";
       }
     }
     this.answered = true;
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await this.flushCandidates();
     if (this.pc.localDescription) this.o.send.answer(this.pc.localDescription.sdp);
+    await this.attach();
   }
 
   async handleAnswer(sdp: string): Promise<void> {
-    if (!(await this.ready) || this.role !== "offerer" || this.pc.signalingState !== "have-local-offer") return;
+    await this.offered;
+    if (this.phase === "closed" || this.role !== "offerer" || this.pc.signalingState !== "have-local-offer") return;
     await this.pc.setRemoteDescription({ type: "answer", sdp });
     await this.flushCandidates();
   }
