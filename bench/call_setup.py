@@ -16,11 +16,14 @@ server, no socket, no UI. Porchlight and floor calls alternate.
 Then, with one video call running through Porchlight, the server's CPU time (and coturn's)
 over a fixed window is compared with the same window on an idle server.
 
-All media goes through a real coturn on 127.0.0.1 with relay-only ICE, in Porchlight and in the
-floor alike: the machine has another interface that media must never reach.
+``--path relay`` (the default): all media goes through a real coturn on 127.0.0.1 with
+relay-only ICE, in Porchlight and in the floor alike. ``--path direct``: peer to peer on host
+candidates, no TURN. So that media can never reach another interface, a direct run happens in
+a network namespace of its own that has only loopback (``unshare --net``, which needs root):
+the benchmark starts itself again inside one.
 
-    .venv/bin/python bench/call_setup.py [--calls 20] [--warmup 1] [--cpu-window 60]
-                                         [--json out.json]
+    .venv/bin/python bench/call_setup.py [--path relay|direct] [--calls 20] [--warmup 1]
+                                         [--cpu-window 60] [--json out.json]
 
 Only 127.0.0.1 is used. Everything it starts is stopped, and its temporary files deleted.
 """
@@ -34,6 +37,7 @@ import json
 import os
 import platform
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -123,6 +127,7 @@ class Stack:
     coturn: Coturn
     coturn_pid: int
     floor_url: str
+    path: str
 
     def coturn_cpu_seconds(self) -> float:
         return cpu_seconds(self.coturn_pid)
@@ -161,9 +166,9 @@ async def floor_site() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def stack(workdir: Path) -> AsyncIterator[Stack]:
-    """coturn, the Porchlight server (relay-only ICE through that coturn), the demo shop on
-    another origin, and the floor's page."""
+async def stack(workdir: Path, path: str) -> AsyncIterator[Stack]:
+    """coturn, the Porchlight server (relay-only ICE through that coturn, or for the direct
+    path no ICE servers at all), the demo shop on another origin, and the floor's page."""
     server_port, shop_port = free_port(), free_port()
     server_url = f"http://{HOST}:{server_port}"
     # Another origin than the server's, as in production (and as in tests/e2e).
@@ -177,11 +182,14 @@ async def stack(workdir: Path) -> AsyncIterator[Stack]:
             "PORCHLIGHT_LOG_LEVEL": "WARNING",
             "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
             "PORCHLIGHT_RING_TIMEOUT": "60",
-            "PORCHLIGHT_TURN_HOST": coturn.turn_host,
-            "PORCHLIGHT_TURN_PORT": str(coturn.turn_port),
-            "PORCHLIGHT_TURN_SECRET": coturn.turn_secret,
-            "PORCHLIGHT_ICE_TRANSPORT_POLICY": "relay",
         }
+        if path == "relay":
+            env |= {
+                "PORCHLIGHT_TURN_HOST": coturn.turn_host,
+                "PORCHLIGHT_TURN_PORT": str(coturn.turn_port),
+                "PORCHLIGHT_TURN_SECRET": coturn.turn_secret,
+                "PORCHLIGHT_ICE_TRANSPORT_POLICY": "relay",
+            }
         serve = [str(PORCHLIGHT), "--database-url", database_url, "serve"]
         serve += ["--host", HOST, "--port", str(server_port)]
         shop = [sys.executable, "-m", "demo_site", "--host", HOST, "--port", str(shop_port)]
@@ -193,7 +201,9 @@ async def stack(workdir: Path) -> AsyncIterator[Stack]:
             ) as shop_process,
             floor_site() as floor_url,
         ):
-            yield Stack(server, shop_process, shop_url, coturn, coturn_pid(workdir), floor_url)
+            yield Stack(
+                server, shop_process, shop_url, coturn, coturn_pid(workdir), floor_url, path
+            )
 
 
 # -- marks: what the init script recorded in a page -----------------------------------------
@@ -273,17 +283,19 @@ async def media_path(where: Page | Frame) -> dict[str, Any] | None:
     return path
 
 
-def relayed_on_loopback(path: dict[str, Any] | None) -> bool:
-    """The selected pair's local candidate is a relay candidate on 127.0.0.1, and the remote
-    one too: both ends allocated on the coturn at 127.0.0.1, so packets never left loopback."""
+LOOPBACK = ("127.0.0.1", "::1")
+CANDIDATE_TYPE = {"relay": "relay", "direct": "host"}
+
+
+def on_loopback(path: dict[str, Any] | None, kind: str) -> bool:
+    """The selected pair's candidates are both of the expected type (``relay``: allocated on
+    the coturn at 127.0.0.1; ``host``: the browsers' own loopback addresses) and both on
+    loopback, so packets never left it."""
     if path is None:
         return False
-    local, remote = path["local"], path["remote"]
-    return (
-        local.get("type") == "relay"
-        and local.get("address") == HOST
-        and remote.get("type") == "relay"
-        and remote.get("address") == HOST
+    return all(
+        end.get("type") == kind and end.get("address") in LOOPBACK
+        for end in (path["local"], path["remote"])
     )
 
 
@@ -309,7 +321,7 @@ class Sample:
     video_playing_ms: dict[str, float | None] = field(default_factory=dict)
     video_counted_ms: dict[str, float | None] = field(default_factory=dict)
     long_tasks_ms: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    relayed_on_loopback: bool = False
+    on_loopback: bool = False
     paths: dict[str, Any] = field(default_factory=dict)
 
 
@@ -426,7 +438,7 @@ class Porchlight:
         call = await self.open_call()
         try:
             sample = sample_from("porchlight", index, warmup, call.t0, call.marks)
-            await check_path(sample, call.widget, self.staff_page)
+            await check_path(sample, call.widget, self.staff_page, self.stack.path)
         finally:
             await self.end_call(call)
         return sample
@@ -437,7 +449,7 @@ class Porchlight:
         return self.staff
 
 
-async def check_path(sample: Sample, customer: Page | Frame, staff: Page) -> None:
+async def check_path(sample: Sample, customer: Page | Frame, staff: Page, path: str) -> None:
     """Record each side's selected candidate pair (bounded wait: stats can lag the event)."""
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
@@ -445,7 +457,8 @@ async def check_path(sample: Sample, customer: Page | Frame, staff: Page) -> Non
         if all(p is not None for p in sample.paths.values()):
             break
         await asyncio.sleep(0.1)
-    sample.relayed_on_loopback = all(relayed_on_loopback(p) for p in sample.paths.values())
+    kind = CANDIDATE_TYPE[path]
+    sample.on_loopback = all(on_loopback(p, kind) for p in sample.paths.values())
 
 
 class Floor:
@@ -483,6 +496,8 @@ class Floor:
                 self.errors.append(f"{kind}: {error}")
 
     def ice(self, who: str) -> dict[str, Any]:
+        if self.stack.path == "direct":
+            return {"ice_servers": [], "ice_transport_policy": "all"}
         return {
             "ice_servers": ice_servers(self.stack.coturn, who),
             "ice_transport_policy": "relay",
@@ -515,7 +530,7 @@ class Floor:
             )
             t0, marks = await wait_marks(customer, staff)
             sample = sample_from("floor", index, warmup, t0, marks)
-            await check_path(sample, customer, staff)
+            await check_path(sample, customer, staff, self.stack.path)
         finally:
             for pump in pumps:
                 pump.cancel()
@@ -607,6 +622,7 @@ class Parameters:
     calls: int
     warmup: int
     cpu_window: float
+    path: str = "relay"
 
 
 async def attempt(
@@ -623,7 +639,7 @@ async def attempt(
 async def run(params: Parameters) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="porchlight-bench-") as tmp:
         workdir = Path(tmp)
-        async with stack(workdir) as services, async_playwright() as playwright:
+        async with stack(workdir, params.path) as services, async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
@@ -788,12 +804,17 @@ def report(params: Parameters, result: dict[str, Any]) -> dict[str, Any]:
             "first_frame_rvfc": "requestVideoFrameCallback presentationTime of the first frame "
             "of that video (a second estimator)",
             "both": "the later of the two sides, per call",
-            "ice": "coturn on 127.0.0.1, iceTransportPolicy relay, for Porchlight and the floor",
+            "ice": (
+                "coturn on 127.0.0.1, iceTransportPolicy relay, for Porchlight and the floor"
+                if params.path == "relay"
+                else "no ICE servers, iceTransportPolicy all, host candidates on loopback, in a "
+                "network namespace with only loopback, for Porchlight and the floor"
+            ),
         },
         "summary": summarize(samples),
         "cpu": result["cpu"],
         "failed_calls": [{"system": s.system, "index": s.index, "error": s.error} for s in failed],
-        "all_relayed_on_loopback": all(s.relayed_on_loopback for s in measured),
+        "all_on_loopback": all(s.on_loopback for s in measured),
         "max_clock_skew_ms": round(max(skews), 2) if skews else None,
         "floor_signal_errors": result["floor_errors"],
         "samples": [asdict(s) for s in samples],
@@ -807,15 +828,46 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
     cli.add_argument(
         "--cpu-window", type=float, default=60.0, help="seconds of each CPU window (idle, call)"
     )
+    cli.add_argument(
+        "--path",
+        choices=["relay", "direct"],
+        default="relay",
+        help="media through coturn (relay-only ICE) or peer to peer on loopback host candidates",
+    )
     cli.add_argument("--json", type=Path, help="also write the JSON report here")
     args = cli.parse_args(argv)
     if args.calls < 1 or args.warmup < 0 or not 1 <= args.cpu_window <= 120:
         cli.error("--calls ≥ 1, --warmup ≥ 0, 1 ≤ --cpu-window ≤ 120")
-    return Parameters(args.calls, args.warmup, args.cpu_window), args.json
+    return Parameters(args.calls, args.warmup, args.cpu_window, args.path), args.json
+
+
+ISOLATED = "PORCHLIGHT_BENCH_ISOLATED"
+
+
+def interfaces() -> list[str]:
+    """This network namespace's interfaces (/sys/class/net shows the one sysfs was mounted in)."""
+    return sorted(name for _, name in socket.if_nameindex())
+
+
+def isolate() -> None:
+    """Start this benchmark again in a new network namespace whose only interface is loopback,
+    so that peer-to-peer media cannot leave it. Returns only inside that namespace."""
+    if os.environ.get(ISOLATED) == "1":
+        if interfaces() != ["lo"]:
+            raise SystemExit(f"not isolated: interfaces {interfaces()}; expected only lo")
+        return
+    if os.geteuid() != 0:
+        raise SystemExit("--path direct needs root: it runs in its own network namespace")
+    os.environ[ISOLATED] = "1"
+    script = 'ip link set lo up && exec "$0" "$@"'
+    command = ["unshare", "--net", "--", "sh", "-c", script, sys.executable, *sys.argv]
+    os.execvp("unshare", command)  # noqa: S606 - replaces this process, arguments as given
 
 
 def main(argv: list[str] | None = None) -> int:
     params, json_path = parse(argv)
+    if params.path == "direct":
+        isolate()
     started = time.monotonic()
     result = asyncio.run(asyncio.wait_for(run(params), RUN_TIMEOUT))
     document = report(params, result)
