@@ -482,8 +482,8 @@ def _append(conn: Connection, message: Message, admit: Callable[[Owners], None] 
     driver = conn.connection.dbapi_connection
     if isinstance(driver, sqlite3.Connection):
         return _append_sqlite(driver, message, admit)
-    values = _message_values(message)
-    row = conn.execute(_BUMP_SEQ, values).first()
+    # Only the key the bump names: other keys of an UPDATE's parameters would join its SET.
+    row = conn.execute(_BUMP_SEQ, {"conversation_id": message.conversation_id}).first()
     if row is None:
         conn.rollback()
         raise KeyError(message.conversation_id)
@@ -494,7 +494,7 @@ def _append(conn: Connection, message: Message, admit: Callable[[Owners], None] 
         except BaseException:
             conn.rollback()
             raise
-    values["seq"] = seq
+    values = _message_values(replace(message, seq=seq))
     if conn.scalar(_INSERT_MESSAGE[conn.dialect.name], values) is not None:
         conn.commit()
         return Appended(replace(message, seq=seq), True, owners)

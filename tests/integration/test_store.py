@@ -99,13 +99,16 @@ async def test_append_message_assigns_gapless_seq(store: SqlStore) -> None:
     conversation = await make_conversation(store)
     seqs = []
     for n in range(3):
-        appended = await store.append_message(text(conversation.id, f"m{n}", f"c{n}"), NOW)
+        appended = await store.append_message(
+            text(conversation.id, f"m{n}", f"c{n}"), NOW + 100 + n
+        )
         assert appended.created
         seqs.append(appended.message.seq)
     assert seqs == [1, 2, 3]
     stored = await store.get_conversation(conversation.id)
     assert stored is not None
-    assert stored.last_seq == 3
+    # Only last_seq moved: the conversation is otherwise as it was.
+    assert stored == conversation.__class__(**{**_fields(conversation), "last_seq": 3})
 
 
 async def test_same_client_msg_id_is_stored_once(store: SqlStore) -> None:
