@@ -15,11 +15,13 @@ The flow, browser side (the frame or the console) and server side:
    answer_sdp}``. The server peer (``PrecheckManager.offer``) uses the same ICE servers and
    the same policy, receives the tracks, and answers with all of its own candidates.
 4. It sets the answer as remote description and polls ``GET /api/v1/precheck/{check_id}``
-   (every 250-500 ms) until ``state`` is ``connected`` and frames arrive: ``video_frames``,
+   (every 250-500 ms) until ``state`` is ``connected``, frames arrive and a sound is heard
+   (or about two seconds of audio went by): ``video_frames``,
    ``video_size``, ``audio_frames``, ``audio_level`` (RMS of the loudest second of received
-   audio so far, 0..1: near 0 means a muted or silent microphone), ``selected_candidate_type`` and
-   the server's ``rtt_ms``. ``failed`` means no path worked under that policy. The browser
-   reads its own round trip from ``getStats()`` (candidate-pair ``currentRoundTripTime``).
+   audio so far, 0..1: near 0 means a muted or silent microphone),
+   ``selected_candidate_type`` and the server's ``rtt_ms``. ``failed`` means no path worked
+   under that policy. The browser reads its own round trip from ``getStats()``
+   (candidate-pair ``currentRoundTripTime``).
 5. It ends the check with ``DELETE /api/v1/precheck/{check_id}`` and closes its peer.
 
 A check runs at most ``timeout`` seconds: then the server peer is closed and the last result
