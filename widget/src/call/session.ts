@@ -114,7 +114,19 @@ class Session implements CallSession {
       o.onRemoteStream(this.remote);
     });
     this.pc.addEventListener("iceconnectionstatechange", () => this.iceChanged());
-    void this.open();
+    void this.open().catch((err: unknown) => this.failMedia(err));
+  }
+
+  /** Read through a getter so that checks after an await are not narrowed away. */
+  private get closed(): boolean {
+    return this.phase === "closed";
+  }
+
+  /** The devices could not be had or used: end the attempt and say why. */
+  private failMedia(err: unknown): void {
+    if (this.phase === "closed") return;
+    this.close();
+    this.o.onMediaError(problemOf(err));
   }
 
   /** Ask for the devices and negotiate at the same time: the offer (or answer) declares what
@@ -137,10 +149,7 @@ class Session implements CallSession {
     try {
       this.local = await devices;
     } catch (err) {
-      if (this.phase === "closed") return;
-      this.close();
-      this.o.onMediaError(problemOf(err));
-      return;
+      return this.failMedia(err);
     }
     if (this.phase === "closed") return stop(this.local);
     this.o.onLocalStream?.(this.local);
@@ -154,18 +163,30 @@ class Session implements CallSession {
     const local = this.local;
     if (!local || this.phase === "closed") return;
     for (const track of local.getTracks()) {
+      if (this.closed) return;
       if (this.pc.getSenders().some((x) => x.track === track)) continue;
       const t = this.pc
         .getTransceivers()
         .find((x) => x.receiver.track.kind === track.kind && !x.sender.track && x.currentDirection !== "stopped");
       if (!t || (this.role === "answerer" && t.mid === null)) continue;
-      await t.sender.replaceTrack(track);
-      t.sender.setStreams?.(local);
+      try {
+        await t.sender.replaceTrack(track);
+        if (!this.closed) t.sender.setStreams?.(local);
+      } catch (err) {
+        if (this.closed) return; // the call ended meanwhile: nothing to attach to
+        throw err;
+      }
     }
   }
 
   async handleOffer(sdp: string): Promise<void> {
     if (this.phase === "closed" || this.role !== "answerer") return;
+    await this.answer(sdp).catch((err: unknown) => {
+      if (!this.closed) throw err; // a call that ended meanwhile has nothing to answer
+    });
+  }
+
+  private async answer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "offer", sdp });
     if (!this.answered) {
       // Answer at once on the transceivers the offer created, saying what this side sends;
@@ -185,8 +206,12 @@ class Session implements CallSession {
   async handleAnswer(sdp: string): Promise<void> {
     await this.offered;
     if (this.phase === "closed" || this.role !== "offerer" || this.pc.signalingState !== "have-local-offer") return;
-    await this.pc.setRemoteDescription({ type: "answer", sdp });
-    await this.flushCandidates();
+    try {
+      await this.pc.setRemoteDescription({ type: "answer", sdp });
+      await this.flushCandidates();
+    } catch (err) {
+      if (!this.closed) throw err; // a call that ended meanwhile has nothing to take
+    }
   }
 
   async handleCandidate(candidate: IceCandidate | null): Promise<void> {
