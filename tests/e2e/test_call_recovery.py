@@ -327,3 +327,36 @@ async def test_dead_media_falls_back_to_voice_then_to_chat(
     finally:
         await staff_context.close()
         await customer_context.close()
+
+
+async def test_the_staff_side_ends_a_call_whose_customer_is_gone(
+    browser: Browser, call_stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    """The customer's browser goes away mid-call, so nobody is left to restart or fall back:
+    the console gives up on its own, says so, and the transcript records why."""
+    staff_context, customer_context = await contexts(browser)
+    try:
+        _, panel = await start_video_call(
+            staff_context, customer_context, call_stack, console_errors
+        )
+        staff_log = panel.get_by_role("log")
+        await customer_context.close()
+        gone = time.monotonic()
+        await expect(panel.locator(".call-note")).to_have_text(
+            "The customer's connection was lost, so the call ended.", timeout=60_000
+        )
+        print(f"staff gave up {time.monotonic() - gone:.1f}s after the customer left")
+        await expect(panel.get_by_role("region", name="Call")).to_have_count(0, timeout=TIMEOUT)
+        await expect(staff_log.locator(".note").last).to_contain_text(
+            "Video call ended", timeout=TIMEOUT
+        )
+        assert await call_notes(staff_log) == [
+            "Video call started",
+            "Video call ended · connection failed",
+        ]
+        # The conversation itself stays open: the staff member can still write.
+        await expect(panel.get_by_label("Reply")).to_be_enabled()
+        assert console_errors.errors == []
+    finally:
+        await staff_context.close()
+        await customer_context.close()

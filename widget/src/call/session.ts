@@ -28,7 +28,9 @@ export interface CallOptions {
   onState(phase: CallPhase): void;
   /** Local media could not start; the call is closed. */
   onMediaError(problem: MediaProblem): void;
-  /** How long the offerer tries to (re)connect before giving up with `failed`. */
+  /** How long the offerer tries to (re)connect before giving up with `failed`. The answerer
+   * waits `ANSWERER_PATIENCE` times as long: the offerer's restarts and fallback come first,
+   * so the answerer gives up only when the other side is gone. */
   connectTimeoutMs?: number;
 }
 
@@ -67,6 +69,7 @@ export function receivesVideo(channel: CallChannel, role: CallRole): boolean {
 }
 
 const RESTART_AFTER_DISCONNECT_MS = 2000;
+const ANSWERER_PATIENCE = 3;
 
 /** Start a call's media. Returns at once; devices are requested in the background and
  * signaling that arrives meanwhile waits for them. */
@@ -114,6 +117,7 @@ class Session implements CallSession {
       o.onRemoteStream(this.remote);
     });
     this.pc.addEventListener("iceconnectionstatechange", () => this.iceChanged());
+    if (this.role === "answerer") this.armGiveUp();
     void this.open().catch((err: unknown) => this.failMedia(err));
   }
 
@@ -324,8 +328,8 @@ class Session implements CallSession {
       this.set("connected");
     } else if (state === "disconnected" || state === "failed") {
       if (this.phase === "connected") this.set("reconnecting");
-      if (this.role !== "offerer") return;
       this.armGiveUp();
+      if (this.role !== "offerer") return;
       // "disconnected" often heals by itself; restart only if it does not.
       clearTimeout(this.restartTimer);
       const wait = state === "failed" ? 0 : RESTART_AFTER_DISCONNECT_MS;
@@ -339,11 +343,12 @@ class Session implements CallSession {
   }
 
   private armGiveUp(): void {
-    if (this.role !== "offerer" || this.giveUp !== undefined) return;
+    if (this.giveUp !== undefined) return;
+    const patience = this.role === "offerer" ? 1 : ANSWERER_PATIENCE;
     this.giveUp = setTimeout(() => {
       this.giveUp = undefined;
       if (this.phase !== "connected" && this.phase !== "closed") this.set("failed");
-    }, this.o.connectTimeoutMs ?? 10_000);
+    }, (this.o.connectTimeoutMs ?? 10_000) * patience);
   }
 
   private async flushCandidates(): Promise<void> {

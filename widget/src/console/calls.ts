@@ -63,6 +63,12 @@ export class ConsoleCalls {
         candidate: (candidate) => void this.call(StaffEvent.CALL_CANDIDATE, { ...ids, candidate }),
       },
       onHangUp: () => void this.end("hangup"),
+      // The customer restarts and falls back on their side; failing here means they are gone.
+      onState: (phase) => {
+        if (phase !== "failed" || this.current?.id !== call.id) return;
+        this.host.note(call.conversation_id, "The customer's connection was lost, so the call ended.");
+        void this.end("media_failed");
+      },
       onMediaError: (problem) => {
         this.host.note(call.conversation_id, problem === "permission_denied"
           ? "Your camera or microphone is blocked; allow them for this site."
