@@ -162,13 +162,16 @@ class Calls:
         await self._announce(call)
         return call
 
-    async def propose(self, conversation: Conversation, channel: Channel) -> str:
-        """The staff member asks to switch to ``channel``; nothing changes until the customer
-        accepts. A newer proposal replaces an unanswered one."""
+    async def propose(self, conversation: Conversation, channel: Channel, by: str) -> str:
+        """The staff member (named ``by``) asks to switch to ``channel``; nothing changes until
+        the customer accepts. A newer proposal replaces an unanswered one. The transcript
+        records the proposal and, later, the answer."""
         if conversation.status != "active":
             raise ProtocolError(ErrorCode.CALL_NOT_ALLOWED, "The conversation is not active.")
         proposal_id = secrets.token_hex(16)
         self._proposals[conversation.id] = (proposal_id, channel)
+        detail = {"proposal_id": proposal_id, "channel": channel}
+        await self.router.post_system(conversation, "call_proposed", by, detail)
         await self.outbound.to_customer(
             conversation.id,
             ServerEvent.CALL_PROPOSED,
@@ -183,6 +186,8 @@ class Calls:
             raise ProtocolError(ErrorCode.CALL_NOT_FOUND, "No such proposal is waiting.")
         del self._proposals[conversation.id]
         channel = pending[1]
+        detail = {"proposal_id": proposal_id, "channel": channel, "accepted": accept}
+        await self.router.post_system(conversation, "call_proposal_answered", None, detail)
         if conversation.assignee_id is not None:
             await self.outbound.to_staff(
                 conversation.assignee_id,

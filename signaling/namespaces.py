@@ -305,7 +305,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_call_propose(self, sid: str, request: ProposeCall) -> dict[str, Any]:
         conversation = await self.conversation_for(sid, request.conversation_id)
-        return ok(proposal_id=await self.calls.propose(conversation, request.channel))
+        proposal = await self.calls.propose(conversation, request.channel, self.member(sid).name)
+        return ok(proposal_id=proposal)
 
     async def on_ring_decline(self, sid: str, request: ConversationRef) -> dict[str, Any]:
         await self.router.decline(self.member(sid), request.conversation_id)

@@ -50,12 +50,24 @@ async def within(
     raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {value!r})")
 
 
+PROPOSAL = re.compile(r"\b(suggested|accepted|declined)\b")
+
+
 async def call_notes(transcript: Locator) -> list[str]:
-    """The transcript's call notes without their duration: "Voice call ended · switched"."""
+    """The transcript's call notes without their duration: "Voice call ended · switched"
+    (proposals and their answers are left to `proposal_notes`)."""
     notes = await transcript.locator(".note").all_inner_texts()
     return [
-        " · ".join(p for p in n.split(" · ") if not p[0].isdigit()) for n in notes if "call" in n
+        " · ".join(p for p in n.split(" · ") if not p[0].isdigit())
+        for n in notes
+        if "call" in n and not PROPOSAL.search(n)
     ]
+
+
+async def proposal_notes(transcript: Locator) -> list[str]:
+    """The transcript's notes of the staff member's proposals and the customer's answers."""
+    notes = await transcript.locator(".note").all_inner_texts()
+    return [n for n in notes if PROPOSAL.search(n)]
 
 
 async def test_staff_proposals_are_declined_accepted_and_end_the_call(
@@ -107,6 +119,22 @@ async def test_staff_proposals_are_declined_accepted_and_end_the_call(
                 "Voice call started",
                 "Voice call ended · switched",
             ]
+        assert await proposal_notes(log) == [
+            "Sam suggested a video call",
+            "You declined a video call",
+            "Sam suggested a voice call",
+            "You accepted a voice call",
+            "Sam suggested going back to chat",
+            "You accepted going back to chat",
+        ]
+        assert await proposal_notes(staff_log) == [
+            "You suggested a video call",
+            "The customer declined a video call",
+            "You suggested a voice call",
+            "The customer accepted a voice call",
+            "You suggested going back to chat",
+            "The customer accepted going back to chat",
+        ]
         # Chat goes on after the call.
         await frame.get_by_label("Message").fill("Thanks, that helped.")
         await frame.get_by_role("button", name="Send").click()

@@ -306,6 +306,36 @@ async def test_staff_proposes_and_the_customer_decides(
     )
     ended = await visitor.wait_for("call.state", lambda d: d["call"]["ended_at"] is not None)
     assert ended["call"]["ended_by"] == "staff"
+    # The transcript keeps every proposal and answer, in order, among the call notes.
+    stored = await call_server.app[STORE].messages_after(cid, 0)
+    proposals = [
+        (
+            m.body,
+            m.author_name,
+            m.detail and m.detail["channel"],
+            m.detail and m.detail.get("accepted"),
+        )
+        for m in stored
+        if m.body.startswith("call_propos")
+    ]
+    assert proposals == [
+        ("call_proposed", "Sam", "video", None),
+        ("call_proposal_answered", None, "video", False),
+        ("call_proposed", "Sam", "voice", None),
+        ("call_proposal_answered", None, "voice", True),
+        ("call_proposed", "Sam", "chat", None),
+        ("call_proposal_answered", None, "chat", True),
+    ]
+    assert [m.body for m in stored if m.body.startswith("call_")] == [
+        "call_proposed",
+        "call_proposal_answered",
+        "call_proposed",
+        "call_proposal_answered",
+        "call_started",
+        "call_proposed",
+        "call_proposal_answered",
+        "call_ended",
+    ]
     # staff cannot start a call on the customer without asking
     assert (
         await staff.refused_with("call.start", {"conversation_id": cid, "channel": "video"})

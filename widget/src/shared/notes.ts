@@ -1,6 +1,12 @@
 import type { MessageView } from "../protocol.gen";
 
 const CALLS: Record<string, string> = { video: "Video call", voice: "Voice call", oneway: "One-way video call" };
+const SUGGESTED: Record<string, string> = {
+  video: "a video call",
+  voice: "a voice call",
+  oneway: "one-way video",
+  chat: "going back to chat",
+};
 const REASONS: Record<string, string> = {
   media_failed: "connection failed",
   ice_failed: "connection failed",
@@ -8,11 +14,23 @@ const REASONS: Record<string, string> = {
   no_device: "no camera or microphone",
 };
 
-/** "Video call started", "Video call ended · 1 min 23 s · ended by you" for the call notes of
- * the transcript, or null for other notes. `endedBy` names a side as this reader says it. */
+/** "Video call started", "Video call ended · 1 min 23 s · ended by you", "Sam suggested a
+ * voice call", "You declined a voice call" for the call notes of the transcript, or null for
+ * other notes. `endedBy` names a side as this reader says it. */
 export function callNote(m: MessageView, endedBy: (side: string) => string): string | null {
+  const d = (m.detail ?? {}) as {
+    channel?: string;
+    ended_by?: string;
+    reason?: string;
+    duration_s?: number | null;
+    accepted?: boolean;
+  };
+  const offer = SUGGESTED[d.channel ?? ""] ?? "a call";
+  if (m.body === "call_proposed") return `${capital(endedBy("staff"))} suggested ${offer}`;
+  if (m.body === "call_proposal_answered") {
+    return `${capital(endedBy("customer"))} ${d.accepted ? "accepted" : "declined"} ${offer}`;
+  }
   if (m.body !== "call_started" && m.body !== "call_ended") return null;
-  const d = (m.detail ?? {}) as { channel?: string; ended_by?: string; reason?: string; duration_s?: number | null };
   const name = CALLS[d.channel ?? ""] ?? "Call";
   if (m.body === "call_started") return `${name} started`;
   const parts = [`${name} ended`];
@@ -21,6 +39,10 @@ export function callNote(m: MessageView, endedBy: (side: string) => string): str
   else if (d.reason && REASONS[d.reason]) parts.push(REASONS[d.reason]!);
   else if (d.ended_by && d.ended_by !== "system") parts.push(`ended by ${endedBy(d.ended_by)}`);
   return parts.join(" · ");
+}
+
+function capital(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function duration(s: number): string {
