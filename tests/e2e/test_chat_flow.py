@@ -78,3 +78,44 @@ async def test_customer_chats_with_staff_reloads_and_sees_the_end(
     finally:
         await staff_context.close()
         await customer_context.close()
+
+
+# Chrome on Android refuses `new Notification()` from a page (TypeError), and the console
+# tab is in the background when the ring comes.
+REFUSED_NOTIFICATIONS = """
+Object.defineProperty(document, "hidden", { get: () => true });
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor() { throw new TypeError("Illegal constructor"); }
+};
+"""
+
+
+async def test_a_ring_works_where_page_notifications_are_refused(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    member = await stack.server.add_staff("Sam")
+    staff_context = await browser.new_context()
+    await staff_context.add_init_script(REFUSED_NOTIFICATIONS)
+    customer_context = await browser.new_context()
+    try:
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+        shop = console_errors.watch(await customer_context.new_page())
+        await shop.goto(stack.shop_url)
+        await shop.get_by_role("button", name="Talk to a person").click()
+        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
+        await frame.get_by_label("Message").fill("Hello from my phone")
+        await frame.get_by_role("button", name="Send").click()
+        ring = staff.get_by_role("alertdialog", name="Incoming chat")
+        await expect(ring).to_be_visible(timeout=TIMEOUT)
+        await expect(ring).to_contain_text("Answer within")
+        await ring.get_by_role("button", name="Accept").click()
+        await expect(ring).to_have_count(0)
+        panel = staff.get_by_role("region", name="Conversation with Visitor")
+        await expect(panel.get_by_role("log")).to_contain_text("Hello from my phone")
+        assert console_errors.errors == []
+    finally:
+        await staff_context.close()
+        await customer_context.close()

@@ -89,11 +89,16 @@ function notify(c: ConversationView): Notification | null {
   if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") {
     return null;
   }
-  const notice = new Notification("Incoming chat", {
-    body: describe(c),
-    tag: `porchlight-ring-${c.id}`,
-    requireInteraction: true,
-  });
+  let notice: Notification;
+  try {
+    notice = new Notification("Incoming chat", {
+      body: describe(c),
+      tag: `porchlight-ring-${c.id}`,
+      requireInteraction: true,
+    });
+  } catch {
+    return null; // page notifications are refused here (Chrome on Android): the ring still shows
+  }
   notice.addEventListener("click", () => {
     window.focus();
     notice.close();
