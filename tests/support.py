@@ -187,6 +187,18 @@ def customer(server: Server, site_key: str = "shop-site", host: str = SHOP) -> P
     return Peer(server.url, "/customer", auth={"site": site_key, "host": host})
 
 
+async def another_tab(
+    server: Server, visitor: Peer, conversation_id: str, clients: list[Peer]
+) -> Peer:
+    """The same visitor in a second tab (same token), connected and resumed in the
+    conversation; added to ``clients`` (closed after the test) before it connects."""
+    tab = Peer(server.url, "/customer", auth=dict(visitor.auth or {}))
+    clients.append(tab)
+    await tab.connect()
+    await tab.ok("conversation.resume", {"conversation_id": conversation_id, "last_seq": 0})
+    return tab
+
+
 async def login(server: Server, email: str, password: str = PASSWORD) -> tuple[str, str]:
     """Sign in over HTTP: (session cookie, csrf token)."""
     async with aiohttp.ClientSession() as http:

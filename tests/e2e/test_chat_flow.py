@@ -3,7 +3,7 @@ member in the console, reloads, and sees the conversation end."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FrameLocator, Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
 from tests.support import PASSWORD
@@ -11,12 +11,28 @@ from tests.support import PASSWORD
 TIMEOUT = 10_000
 
 
-async def sign_in(page: Page, server_url: str, email: str) -> None:
+async def open_console(page: Page, server_url: str, email: str) -> None:
+    """Sign in to the console (presence stays as the server has it: away)."""
     await page.goto(f"{server_url}/console")
     await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
+
+
+async def sign_in(page: Page, server_url: str, email: str) -> None:
+    """Sign in to the console and become available."""
+    await open_console(page, server_url, email)
     await page.get_by_label("Presence").select_option("available")
+
+
+async def ask(shop: Page, shop_url: str, text: str) -> FrameLocator:
+    """On the shop, open the widget and send `text`; returns the chat frame."""
+    await shop.goto(shop_url)
+    await shop.get_by_role("button", name="Talk to a person").click()
+    frame = shop.frame_locator('iframe[title="Porchlight chat"]')
+    await frame.get_by_label("Message").fill(text)
+    await frame.get_by_role("button", name="Send").click()
+    return frame
 
 
 async def test_customer_chats_with_staff_reloads_and_sees_the_end(
@@ -103,11 +119,7 @@ async def test_a_ring_works_where_page_notifications_are_refused(
         staff = console_errors.watch(await staff_context.new_page())
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
-        await shop.goto(stack.shop_url)
-        await shop.get_by_role("button", name="Talk to a person").click()
-        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
-        await frame.get_by_label("Message").fill("Hello from my phone")
-        await frame.get_by_role("button", name="Send").click()
+        await ask(shop, stack.shop_url, "Hello from my phone")
         ring = staff.get_by_role("alertdialog", name="Incoming chat")
         await expect(ring).to_be_visible(timeout=TIMEOUT)
         await expect(ring).to_contain_text("Answer within")

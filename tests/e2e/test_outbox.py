@@ -6,8 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, sign_in
-from tests.support import PASSWORD
+from tests.e2e.test_chat_flow import TIMEOUT, ask, open_console, sign_in
 
 
 async def test_a_message_sent_during_a_restart_arrives_once(
@@ -20,11 +19,7 @@ async def test_a_message_sent_during_a_restart_arrives_once(
         staff = await staff_context.new_page()
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
-        await shop.goto(stack.shop_url)
-        await shop.get_by_role("button", name="Talk to a person").click()
-        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
-        await frame.get_by_label("Message").fill("First question")
-        await frame.get_by_role("button", name="Send").click()
+        frame = await ask(shop, stack.shop_url, "First question")
         await (
             staff.get_by_role("alertdialog", name="Incoming chat")
             .get_by_role("button", name="Accept")
@@ -69,10 +64,7 @@ async def test_presence_chosen_while_reconnecting_holds_when_the_server_is_back(
     customer_context = await browser.new_context()
     try:
         staff = await staff_context.new_page()
-        await staff.goto(f"{stack.server.url}/console")
-        await staff.get_by_label("Email").fill(member.email)
-        await staff.get_by_label("Password").fill(PASSWORD)
-        await staff.get_by_role("button", name="Sign in").click()
+        await open_console(staff, stack.server.url, member.email)
         presence = staff.get_by_label("Presence")
         await expect(presence).to_have_value("away", timeout=TIMEOUT)
 
@@ -85,11 +77,7 @@ async def test_presence_chosen_while_reconnecting_holds_when_the_server_is_back(
 
         # The server took the choice: a new chat rings Sam.
         shop = console_errors.watch(await customer_context.new_page())
-        await shop.goto(stack.shop_url)
-        await shop.get_by_role("button", name="Talk to a person").click()
-        frame = shop.frame_locator('iframe[title="Porchlight chat"]')
-        await frame.get_by_label("Message").fill("Anyone there?")
-        await frame.get_by_role("button", name="Send").click()
+        await ask(shop, stack.shop_url, "Anyone there?")
         ring = staff.get_by_role("alertdialog", name="Incoming chat")
         await expect(ring).to_be_visible(timeout=TIMEOUT)
         assert console_errors.errors == []

@@ -15,7 +15,7 @@ import pytest
 from server.keys import STORE
 from tests.coturn import Coturn
 from tests.rtc import Receiver, candidate_types, description, peer_from, with_video
-from tests.support import Peer, Server, customer, settings_for, staff_peer, until
+from tests.support import Peer, Server, another_tab, customer, settings_for, staff_peer, until
 
 
 @asynccontextmanager
@@ -475,10 +475,7 @@ async def test_two_tabs_starting_calls_at_once_make_one_running_call(
     call_server: Server, clients: list[Peer]
 ) -> None:
     visitor, staff, cid = await chatting(call_server, clients)
-    second_tab = Peer(call_server.url, "/customer", auth=dict(visitor.auth or {}))
-    clients.append(second_tab)
-    await second_tab.connect()
-    await second_tab.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
+    second_tab = await another_tab(call_server, visitor, cid, clients)
     await visitor.ok("call.start", {"conversation_id": cid, "channel": "voice"})
     first, second = await asyncio.gather(
         visitor.ok("call.start", {"conversation_id": cid, "channel": "video"}),

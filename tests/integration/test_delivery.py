@@ -4,7 +4,7 @@ nothing lost across a server restart."""
 from typing import Any
 
 from server.keys import STORE
-from tests.support import Peer, Server, customer, staff_peer, until
+from tests.support import Peer, Server, another_tab, customer, staff_peer, until
 
 
 async def active_chat(server: Server, clients: list[Peer]) -> tuple[Peer, Peer, str]:
@@ -42,10 +42,7 @@ async def test_the_visitors_other_tab_gets_what_it_sent_and_the_sender_does_not(
     server: Server, clients: list[Peer]
 ) -> None:
     visitor, staff, cid = await active_chat(server, clients)
-    other_tab = Peer(server.url, "/customer", auth=dict(visitor.auth or {}))
-    clients.append(other_tab)
-    await other_tab.connect()
-    await other_tab.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
+    other_tab = await another_tab(server, visitor, cid, clients)
     await visitor.ok("message.send", send(cid, "two-tabs-1", "Sent from the first tab"))
     await other_tab.wait_for(
         "message.new", lambda d: d["message"]["body"] == "Sent from the first tab"
