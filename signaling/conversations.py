@@ -34,6 +34,24 @@ log = logging.getLogger(__name__)
 REPLAY_LIMIT = 500
 
 
+def not_found() -> ProtocolError:
+    """The one answer for a conversation that is missing or not the caller's."""
+    return ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+
+
+def not_assigned() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+    )
+
+
+def owned_by(customer: CustomerIdentity, conversation: Conversation | Owners) -> bool:
+    """Whether the conversation is this visitor's own (their site, their visitor id)."""
+    return (
+        conversation.site_id == customer.site.id and conversation.visitor_id == customer.visitor_id
+    )
+
+
 def new_conversation_id() -> str:
     return secrets.token_hex(16)
 
@@ -53,23 +71,17 @@ class Conversations:
         """The conversation if it is this visitor's own; otherwise not found (never say that
         it exists)."""
         conversation = await self.store.get_conversation(conversation_id)
-        if (
-            conversation is None
-            or conversation.site_id != customer.site.id
-            or conversation.visitor_id != customer.visitor_id
-        ):
-            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+        if conversation is None or not owned_by(customer, conversation):
+            raise not_found()
         return conversation
 
     async def for_staff(self, member: StaffMember, conversation_id: str) -> Conversation:
         """The conversation if this staff member is handling it (admins may read any)."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+            raise not_found()
         if conversation.assignee_id != member.id and member.role != "admin":
-            raise ProtocolError(
-                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
-            )
+            raise not_assigned()
         return conversation
 
     @staticmethod
@@ -112,8 +124,8 @@ class Conversations:
         """Send for the visitor: only into their own conversation, and only while it is open."""
 
         def admit(owners: Owners) -> None:
-            if owners.site_id != customer.site.id or owners.visitor_id != customer.visitor_id:
-                raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+            if not owned_by(customer, owners):
+                raise not_found()
             self.writable(owners)
 
         return await self._send("customer", request, sid, admit)
@@ -125,9 +137,7 @@ class Conversations:
 
         def admit(owners: Owners) -> None:
             if owners.assignee_id != member.id:
-                raise ProtocolError(
-                    ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
-                )
+                raise not_assigned()
             self.writable(owners)
 
         return await self._send("staff", request, sid, admit, member)
@@ -159,7 +169,7 @@ class Conversations:
                 admit,
             )
         except KeyError:
-            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.") from None
+            raise not_found() from None
         view = message_view(appended.message).to_wire()
         if appended.created:
             log.debug("message %s#%d stored", request.conversation_id, appended.message.seq)

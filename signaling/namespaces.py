@@ -12,7 +12,7 @@ from typing import Any, Literal
 import socketio
 
 from signaling.calls import Calls
-from signaling.conversations import Conversations
+from signaling.conversations import Conversations, not_assigned
 from signaling.dispatch import ProtocolNamespace, refuse
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import CustomerEvent, ServerEvent, StaffEvent
@@ -249,9 +249,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         member = self.member(sid)
         conversation = await self.conversations.for_staff(member, conversation_id)
         if conversation.assignee_id != member.id:
-            raise ProtocolError(
-                ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
-            )
+            raise not_assigned()
         return conversation
 
     async def on_sync(self, sid: str, request: Sync) -> dict[str, Any]:
