@@ -148,7 +148,11 @@ class Session implements CallSession {
       if (video || receivesVideo(this.channel, this.role)) {
         this.pc.addTransceiver("video", { direction: video ? "sendrecv" : "recvonly" });
       }
-      this.offered = this.offer(false).catch(() => undefined);
+      // An offer that cannot be made fails the call now (the screen says so and the customer
+      // falls back), not silently at the give-up timer.
+      this.offered = this.offer(false).catch(() => {
+        if (!this.closed) this.set("failed");
+      });
     }
     try {
       this.local = await devices;
