@@ -3,12 +3,27 @@ member in the console, reloads, and sees the conversation end."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, FrameLocator, Page, expect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
 from tests.support import PASSWORD
 
 TIMEOUT = 10_000
+
+
+@asynccontextmanager
+async def sides(browser: Browser) -> AsyncIterator[tuple[BrowserContext, BrowserContext]]:
+    """A browser context for the staff member and one for the customer, closed afterwards."""
+    staff = await browser.new_context()
+    customer = await browser.new_context()
+    try:
+        yield staff, customer
+    finally:
+        await staff.close()
+        await customer.close()
 
 
 async def open_console(page: Page, server_url: str, email: str) -> None:
@@ -39,9 +54,7 @@ async def test_customer_chats_with_staff_reloads_and_sees_the_end(
     browser: Browser, stack: Stack, console_errors: ConsoleErrors
 ) -> None:
     member = await stack.server.add_staff("Sam")
-    staff_context = await browser.new_context()
-    customer_context = await browser.new_context()
-    try:
+    async with sides(browser) as (staff_context, customer_context):
         staff = console_errors.watch(await staff_context.new_page())
         await sign_in(staff, stack.server.url, member.email)
 
@@ -91,9 +104,6 @@ async def test_customer_chats_with_staff_reloads_and_sees_the_end(
         )
         await expect(frame.get_by_role("button", name="Start again")).to_be_visible()
         assert console_errors.errors == []
-    finally:
-        await staff_context.close()
-        await customer_context.close()
 
 
 # Chrome on Android refuses `new Notification()` from a page (TypeError), and the console
@@ -112,10 +122,8 @@ async def test_a_ring_works_where_page_notifications_are_refused(
     browser: Browser, stack: Stack, console_errors: ConsoleErrors
 ) -> None:
     member = await stack.server.add_staff("Sam")
-    staff_context = await browser.new_context()
-    await staff_context.add_init_script(REFUSED_NOTIFICATIONS)
-    customer_context = await browser.new_context()
-    try:
+    async with sides(browser) as (staff_context, customer_context):
+        await staff_context.add_init_script(REFUSED_NOTIFICATIONS)
         staff = console_errors.watch(await staff_context.new_page())
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
@@ -128,6 +136,3 @@ async def test_a_ring_works_where_page_notifications_are_refused(
         panel = staff.get_by_role("region", name="Conversation with Visitor")
         await expect(panel.get_by_role("log")).to_contain_text("Hello from my phone")
         assert console_errors.errors == []
-    finally:
-        await staff_context.close()
-        await customer_context.close()

@@ -1,21 +1,20 @@
-"""Nothing lost: a message typed while Porchlight is down waits in the outbox, is shown as
-sending, and arrives exactly once when the server is back."""
+"""Nothing lost while Porchlight is down: a message typed meanwhile waits in the outbox, is
+shown as sending and arrives exactly once when the server is back; a presence chosen
+meanwhile holds."""
 
 from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, ask, open_console, sign_in
+from tests.e2e.test_chat_flow import TIMEOUT, ask, open_console, sides, sign_in
 
 
 async def test_a_message_sent_during_a_restart_arrives_once(
     browser: Browser, stack: Stack, console_errors: ConsoleErrors
 ) -> None:
     member = await stack.server.add_staff("Sam")
-    staff_context = await browser.new_context()
-    customer_context = await browser.new_context()
-    try:
+    async with sides(browser) as (staff_context, customer_context):
         staff = await staff_context.new_page()
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
@@ -51,18 +50,13 @@ async def test_a_message_sent_during_a_restart_arrives_once(
         # The reconnect attempts while the server was down log errors; only page errors
         # (uncaught exceptions) count here.
         assert [e for e in console_errors.errors if "WebSocket" not in e] == []
-    finally:
-        await staff_context.close()
-        await customer_context.close()
 
 
 async def test_presence_chosen_while_reconnecting_holds_when_the_server_is_back(
     browser: Browser, stack: Stack, console_errors: ConsoleErrors
 ) -> None:
     member = await stack.server.add_staff("Sam")
-    staff_context = await browser.new_context()
-    customer_context = await browser.new_context()
-    try:
+    async with sides(browser) as (staff_context, customer_context):
         staff = await staff_context.new_page()
         await open_console(staff, stack.server.url, member.email)
         presence = staff.get_by_label("Presence")
@@ -81,6 +75,3 @@ async def test_presence_chosen_while_reconnecting_holds_when_the_server_is_back(
         ring = staff.get_by_role("alertdialog", name="Incoming chat")
         await expect(ring).to_be_visible(timeout=TIMEOUT)
         assert console_errors.errors == []
-    finally:
-        await staff_context.close()
-        await customer_context.close()
