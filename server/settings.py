@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from server.net import Network, parse_networks
+
 DEFAULT_SECRET = "dev-only-secret-change-me-0000000000000000"  # noqa: S105 - the known default
 DEFAULT_TURN_SECRET = "dev-only-turn-secret-change-me-00000000"  # noqa: S105 - the known default
 ENV_PREFIX = "PORCHLIGHT_"
@@ -42,6 +44,8 @@ class Settings(BaseModel):
     ice_transport_policy: Literal["all", "relay"] = "all"
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).
+    trusted_proxies: tuple[str, ...] = ()
     static_dir: Path = Path(__file__).parent / "static"
 
     @field_validator("public_url")
@@ -58,6 +62,19 @@ class Settings(BaseModel):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        # From the environment: one comma-separated string.
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        parse_networks(value)
+        return tuple(part.strip() for part in value)
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def public_origin(self) -> str:

@@ -1,0 +1,43 @@
+"""The real client address behind trusted proxies."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.net import client_address, parse_networks
+from server.settings import SettingsError, load_settings
+
+PROXIES = parse_networks(["10.0.0.0/8", "::1"])
+
+
+def test_without_trusted_proxies_the_header_is_ignored() -> None:
+    assert client_address("203.0.113.9", "198.51.100.1", ()) == "203.0.113.9"
+
+
+def test_a_header_from_an_untrusted_peer_is_ignored() -> None:
+    assert client_address("203.0.113.9", "198.51.100.1", PROXIES) == "203.0.113.9"
+
+
+def test_the_client_is_the_first_untrusted_hop_from_the_right() -> None:
+    # A forged left part ("1.2.3.4") stays ignored: the proxy appended the real peer.
+    header = "1.2.3.4, 198.51.100.7, 10.1.1.1"
+    assert client_address("10.0.0.2", header, PROXIES) == "198.51.100.7"
+
+
+def test_a_malformed_hop_stops_the_walk() -> None:
+    assert client_address("10.0.0.2", "198.51.100.7, not-an-ip", PROXIES) == "10.0.0.2"
+
+
+def test_ipv4_mapped_peers_are_ipv4() -> None:
+    assert client_address("::ffff:203.0.113.9", None, PROXIES) == "203.0.113.9"
+
+
+def test_trusted_proxies_from_the_environment() -> None:
+    settings = load_settings(environ={"PORCHLIGHT_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
+    assert len(settings.proxy_networks) == 2
+
+
+def test_a_bad_trusted_proxy_is_named() -> None:
+    with pytest.raises(SettingsError, match="trusted_proxies"):
+        load_settings(environ={"PORCHLIGHT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
