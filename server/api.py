@@ -213,7 +213,7 @@ async def availability(request: web.Request) -> web.Response:
     site = await request.app[STORE].get_site(request.match_info["key"])
     if site is None:
         return error(404, "site.unknown", "No such site.")
-    serving = request.app[SIGNALING].router.roster.serving()
+    serving = await request.app[SIGNALING].router.serving()
     headers = {"Cache-Control": "public, max-age=15", "Vary": "Origin"}
     origin = request.headers.get("Origin")
     if origin in site.allowed_origins:

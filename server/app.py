@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from signaling.clock import LoopClock
 from signaling.conversations import Conversations
 from signaling.namespaces import Signaling
 from signaling.outbound import Outbound
-from signaling.presence import Roster
 from signaling.routing import Router, RoutingPolicy
+from signaling.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +105,28 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     outbound = Outbound(app[SIO])
     router = Router(
         store,
+        store,
         clock,
-        Roster(),
         outbound,
         RoutingPolicy(ring_timeout=settings.ring_timeout, grace_period=settings.grace_period),
+        node_id=uuid.uuid4().hex,
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
     signaling = Signaling(router, Conversations(store, clock, router, outbound), calls, auth)
     signaling.mount(app[SIO])
-    await router.recover()
+    await router.start(alone=True)
     await calls.recover()
+    sweeper = Sweeper(router.sweep)
+    sweeper.start()
     app[STORE] = store
     app[AUTH] = auth
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
+    await sweeper.stop()
     await app[SIO].shutdown()
+    await router.stop()
     await clock.close()
     await store.close()

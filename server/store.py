@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.accounts import Accounts, DuplicateError, commit
+from server.store_routing import RoutingState
 from server.tables import conversation_events, conversations, messages
 from signaling.ports import (
     Appended,
@@ -235,7 +236,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts):
+class SqlStore(Accounts, RoutingState):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 
@@ -285,8 +286,13 @@ class SqlStore(Accounts):
     async def _conversation(self, row: AnyRow | None) -> Conversation | None:
         if row is None:
             return None
-        values = row._mapping
-        return Conversation(site_key=await self.site_key(values["site_id"]), **values)
+        values = dict(row._mapping)
+        tried = values.pop("tried", None)
+        return Conversation(
+            site_key=await self.site_key(values["site_id"]),
+            tried=tuple(json.loads(tried)) if tried else (),
+            **values,
+        )
 
     async def create_conversation(self, new: NewConversation, now: float) -> Conversation:
         """Insert a ``queued`` conversation with ``last_seq`` 0."""
@@ -313,6 +319,7 @@ class SqlStore(Accounts):
             ended_by=None,
         )
         values = {c.name: getattr(conversation, c.name) for c in conversations.columns}
+        values["tried"] = "[]"
         statement = sa.insert(conversations).values(values)
         await self._run(lambda conn: commit(conn, conn.execute(statement)))
         self._site_keys[new.site.id] = new.site.key

@@ -79,7 +79,12 @@ conversations = sa.Table(
     sa.Column("accepted_at", sa.Double, nullable=True),
     sa.Column("ended_at", sa.Double, nullable=True),
     sa.Column("ended_by", sa.String(16), nullable=True),
+    # While ringing: when the ring times out. Any node's sweeper acts on it.
+    sa.Column("ring_deadline", sa.Double, nullable=True),
+    # JSON list of staff ids rung in this round, so a ring goes round before repeating.
+    sa.Column("tried", sa.Text, nullable=False, server_default="[]"),
     sa.Index(None, "status", "queued_at"),
+    sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),
     # recent_handling_seconds reads the newest ended conversations.
     sa.Index(None, "ended_at"),
@@ -122,4 +127,39 @@ conversation_events = sa.Table(
     sa.Column("staff_id", sa.Integer, nullable=True),
     sa.Column("detail", sa.Text, nullable=True),  # JSON object
     sa.Column("created_at", sa.Double, nullable=False),
+)
+
+# -- routing state shared by every node ---------------------------------------------------
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    # A random id per server process; a node whose heartbeat stops is dead, and any other
+    # node forgets its sockets.
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("heartbeat_at", sa.Double, nullable=False),
+)
+
+staff_presence = sa.Table(
+    "staff_presence",
+    metadata,
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="away"),
+    # JSON list of the devices that work: "camera", "microphone".
+    sa.Column("media", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("idle_since", sa.Double, nullable=False),
+    # Set when the last console socket went while conversations were assigned; the sweeper
+    # returns them to the queue once it has passed.
+    sa.Column("grace_until", sa.Double, nullable=True),
+    sa.Index(None, "grace_until"),
+)
+
+staff_sockets = sa.Table(
+    "staff_sockets",
+    metadata,
+    sa.Column("node_id", sa.String(32), primary_key=True),
+    sa.Column("sid", sa.String(64), primary_key=True),
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False, index=True),
+    sa.Column("connected_at", sa.Double, nullable=False),
 )

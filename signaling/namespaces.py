@@ -139,15 +139,17 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
     async def on_conversation_start(self, sid: str, request: StartConversation) -> dict[str, Any]:
         conversation = await self.conversations.start(self.customer(sid), request)
         await self.outbound.join_conversation(sid, conversation.id)
-        return ok(conversation=self.router.view(conversation, for_staff=False).to_wire())
+        view = await self.router.current_view(conversation, for_staff=False)
+        return ok(conversation=view.to_wire())
 
     async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
         customer = self.customer(sid)
         conversation = await self.conversations.for_customer(customer, request.conversation_id)
         await self.outbound.join_conversation(sid, conversation.id)
         messages = await self.conversations.replay(conversation, request.last_seq)
+        view = await self.router.current_view(conversation, for_staff=False)
         return ok(
-            conversation=self.router.view(conversation, for_staff=False).to_wire(),
+            conversation=view.to_wire(),
             messages=[message_view(m).to_wire() for m in messages],
             call=await self.running_call(conversation),
         )
@@ -254,27 +256,24 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_sync(self, sid: str, request: Sync) -> dict[str, Any]:
         member = self.member(sid)
-        agent = self.router.roster.ensure(member, self.router.clock.now())
+        presence = await self.router.staff.presence(member)
         conversations: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
-        for conversation_id in sorted(agent.active):
-            conversation = await self.conversations.store.get_conversation(conversation_id)
-            if conversation is None or conversation.assignee_id != member.id:
-                continue
+        for conversation in await self.router.routing.assigned_to(member.id):
             conversations.append(self.router.view(conversation, for_staff=True).to_wire())
-            after = request.last_seqs.get(conversation_id, 0)
+            after = request.last_seqs.get(conversation.id, 0)
             replay = await self.conversations.replay(conversation, after)
             messages.extend(message_view(m).to_wire() for m in replay)
             running = await self.running_call(conversation)
             if running is not None:
                 calls.append(running)
         return ok(
-            presence=agent.presence,
+            presence=presence.shown,
             conversations=conversations,
             messages=messages,
-            rings=self.router.rings_for(member.id),
-            queue=self.router.queue_payload()["conversations"],
+            rings=await self.router.rings_for(member.id),
+            queue=await self.router.queue.staff_list(),
             calls=calls,
         )
 
@@ -283,8 +282,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         if request.media is not None:
             ready = {"camera": request.media.camera, "microphone": request.media.microphone}
             media = frozenset(device for device, works in ready.items() if works)
-        agent = await self.router.set_presence(self.member(sid), request.status, media)
-        return ok(presence=agent.presence)
+        presence = await self.router.set_presence(self.member(sid), request.status, media)
+        return ok(presence=presence.shown)
 
     async def on_ring_accept(self, sid: str, request: ConversationRef) -> dict[str, Any]:
         """Take the conversation; one that asked for a call starts it right away."""

@@ -1,21 +1,25 @@
-"""Routing: the queue, ringing one agent at a time, accept/decline, grace periods.
+"""Routing: ringing one staff member at a time for each waiting conversation, accept and
+decline, ring and grace deadlines, and the end of a conversation.
 
 A waiting conversation is ``queued`` or ``ringing``. ``dispatch`` rings, for each queued
-conversation in queue order, the longest-idle matching agent; the ring ends by accept
-(→ ``active``), decline or timeout (→ ``queued``, next agent). An agent whose last console
-socket drops keeps their conversations for ``grace_period``; then they return to the queue at
-their original place. All state changes go through the store's compare-and-set, so the
-database stays the source of truth and ``recover`` rebuilds this from it after a restart.
+conversation in queue order, the longest-idle matching staff member; the ring ends by accept
+(→ ``active``), decline or timeout (→ ``queued``, next person). A staff member whose last
+console socket goes keeps their conversations until a grace deadline; then they return to the
+queue at their original place.
+
+Nothing here lives only in this process: rings, deadlines, presence and sockets are rows of
+the shared ``RoutingStore``, changed by compare-and-set, so any node may act on any of them
+and a node that dies loses nothing. ``sweep`` (run by every node's ``Sweeper``) fires what is
+due: rings past their deadline, grace periods that ran out, nodes that stopped beating. A
+timer of this process may fire a ring's timeout first; that is only an optimisation.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
@@ -25,26 +29,22 @@ from signaling.ports import (
     Clock,
     Conversation,
     EndedBy,
+    EndedRing,
     NewMessage,
+    Presence,
+    Ring,
+    RoutingStore,
     StaffMember,
     Status,
     Store,
-    TimerHandle,
 )
-from signaling.presence import Agent, Roster
 from signaling.protocol import ConversationView
-from signaling.views import conversation_view, message_view
+from signaling.queueing import WAITING, QueueFeed
+from signaling.staffing import Staff, choose
+from signaling.views import message_view
 
 log = logging.getLogger(__name__)
 
-# The devices a staff member needs ready to be rung for a conversation of each channel.
-NEEDS: dict[str, frozenset[str]] = {
-    "chat": frozenset(),
-    "voice": frozenset({"microphone"}),
-    "video": frozenset({"camera", "microphone"}),
-    "oneway": frozenset({"camera", "microphone"}),
-}
-WAITING: tuple[Status, ...] = ("queued", "ringing")
 OPEN: tuple[Status, ...] = ("queued", "ringing", "active")
 
 
@@ -55,120 +55,76 @@ class RoutingPolicy:
     ring_timeout: float = 20.0
     grace_period: float = 30.0
     default_handling_seconds: float = 180.0
-
-
-@dataclass(slots=True)
-class Ring:
-    staff_id: int
-    deadline: float
-    timer: TimerHandle
+    # A node whose heartbeat is older than this is dead; its consoles count as gone.
+    node_timeout: float = 10.0
 
 
 class Router:
-    """Owns the queue and the rings of one process. Methods that change routing state run
-    under one lock, so a ring cannot be accepted and timed out at once."""
+    """Routing for one node; all state is in the store."""
 
     def __init__(
-        self, store: Store, clock: Clock, roster: Roster, outbound: Outbound, policy: RoutingPolicy
+        self,
+        store: Store,
+        routing: RoutingStore,
+        clock: Clock,
+        outbound: Outbound,
+        policy: RoutingPolicy,
+        node_id: str,
     ) -> None:
         self.store = store
+        self.routing = routing
         self.clock = clock
-        self.roster = roster
         self.outbound = outbound
         self.policy = policy
-        self._waiting: dict[str, Conversation] = {}
-        self._rings: dict[str, Ring] = {}
-        self._tried: dict[str, set[int]] = {}
-        self._names: dict[int, str] = {}
-        self._handling = policy.default_handling_seconds
-        self._lock = asyncio.Lock()
+        self.node_id = node_id
+        self.staff = Staff(store, routing, clock, node_id, policy.grace_period)
+        self.queue = QueueFeed(
+            store,
+            routing,
+            clock,
+            outbound,
+            self.staff.known_name,
+            policy.default_handling_seconds,
+        )
         # Told when a conversation goes back to the queue (its staff member did not return).
         self.on_requeue: list[Callable[[Conversation], Awaitable[None]]] = []
 
     # -- views ----------------------------------------------------------------------------
 
-    def queue(self) -> list[Conversation]:
-        """Waiting conversations, first come first served."""
-        return sorted(self._waiting.values(), key=lambda c: (c.queued_at, c.id))
+    def view(self, conversation: Conversation, *, for_staff: bool) -> ConversationView:
+        """The conversation for one side, without a queue position (see ``current_view``)."""
+        return self.queue.view(conversation, for_staff=for_staff)
 
-    def position(self, conversation_id: str) -> int | None:
-        for index, conversation in enumerate(self.queue(), start=1):
-            if conversation.id == conversation_id:
-                return index
-        return None
-
-    def estimate(self, position: int) -> int | None:
-        """Seconds until a person answers, from recent handling times; None when nobody is
-        available, because then no estimate would be honest."""
-        serving = self.roster.serving()
-        if serving == 0:
-            return None
-        ahead = max(0, position - self.roster.open_slots())
-        if ahead == 0:
-            return 0
-        capacity = sum(a.member.max_chats for a in self.roster.all() if a.connected) or 1
-        seconds = ahead * self._handling / capacity
-        return int(math.ceil(seconds / 30.0) * 30)
-
-    def view(
-        self, conversation: Conversation, *, for_staff: bool, position: int | None = None
+    async def current_view(
+        self, conversation: Conversation, *, for_staff: bool
     ) -> ConversationView:
-        """The conversation for one side; pass ``position`` when it is known (walking the
-        queue), so that announcing the queue stays linear in its length."""
-        if position is None and conversation.status in WAITING:
-            position = self.position(conversation.id)
-        return conversation_view(
-            conversation,
-            assignee_name=self._names.get(conversation.assignee_id or 0),
-            queue_position=position,
-            estimated_wait_s=self.estimate(position) if position is not None else None,
-            for_staff=for_staff,
-        )
+        return await self.queue.current_view(conversation, for_staff=for_staff)
 
-    def rings_for(self, staff_id: int) -> list[dict[str, Any]]:
+    async def rings_for(self, staff_id: int) -> list[dict[str, Any]]:
         """Rings pending for this staff member, as ``ring`` event payloads."""
         now = self.clock.now()
         return [
-            self._ring_payload(self._waiting[cid], ring.deadline - now)
-            for cid, ring in self._rings.items()
-            if ring.staff_id == staff_id and cid in self._waiting
+            self._ring_payload(c, (c.ring_deadline or now) - now)
+            for c in await self.routing.rings_of(staff_id)
         ]
 
-    def queue_payload(self) -> dict[str, Any]:
-        return {
-            "conversations": [
-                self.view(c, for_staff=True, position=n).to_wire()
-                for n, c in enumerate(self.queue(), start=1)
-            ]
-        }
-
-    async def name_of(self, staff_id: int) -> str:
-        name = self._names.get(staff_id)
-        if name is None:
-            member = await self.store.get_staff(staff_id)
-            name = member.name if member else "Staff"
-            self._names[staff_id] = name
-        return name
+    async def serving(self) -> int:
+        """How many staff are connected and available (the loader's availability)."""
+        return (await self.routing.staffing(self.clock.now())).serving
 
     # -- announcements --------------------------------------------------------------------
 
     async def announce(self, conversation: Conversation) -> None:
         """Send a conversation's state to its customer and its assignee."""
-        data = {"conversation": self.view(conversation, for_staff=False).to_wire()}
-        await self.outbound.to_customer(conversation.id, ServerEvent.CONVERSATION_STATE, data)
+        view = await self.current_view(conversation, for_staff=False)
+        await self.outbound.to_customer(
+            conversation.id, ServerEvent.CONVERSATION_STATE, {"conversation": view.to_wire()}
+        )
         if conversation.assignee_id is not None:
             staff_data = {"conversation": self.view(conversation, for_staff=True).to_wire()}
             await self.outbound.to_staff(
                 conversation.assignee_id, ServerEvent.CONVERSATION_STATE, staff_data
             )
-
-    async def announce_queue(self) -> None:
-        """Positions and estimates move for everyone waiting; staff see the whole queue."""
-        for position, conversation in enumerate(self.queue(), start=1):
-            view = self.view(conversation, for_staff=False, position=position)
-            data = {"conversation": view.to_wire()}
-            await self.outbound.to_customer(conversation.id, ServerEvent.CONVERSATION_STATE, data)
-        await self.outbound.to_all_staff(ServerEvent.QUEUE, self.queue_payload())
 
     async def post_system(
         self,
@@ -198,85 +154,31 @@ class Router:
         )
         return await self.store.get_conversation(conversation.id) or conversation
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def recover(self) -> None:
-        """Rebuild routing state from the store after a start: rings become queued again,
-        assignees get their conversations back and a grace period to reconnect."""
-        now = self.clock.now()
-        for conversation in await self.store.list_conversations(OPEN):
-            if conversation.status == "ringing":
-                requeued = await self.store.update_conversation(
-                    conversation.id,
-                    Changes(status="queued", clear_ringing=True),
-                    expect_status=("ringing",),
-                )
-                conversation = requeued or conversation
-            if conversation.status in WAITING:
-                self._waiting[conversation.id] = conversation
-            elif conversation.assignee_id is not None:
-                member = await self.store.get_staff(conversation.assignee_id)
-                if member is None:
-                    continue
-                self._names[member.id] = member.name
-                agent = self.roster.ensure(member, now)
-                agent.active.add(conversation.id)
-                self._start_grace(agent)
-        log.info("routing recovered: %d waiting", len(self._waiting))
+    # -- the queue and rings --------------------------------------------------------------
 
     async def enqueue(self, conversation: Conversation) -> None:
         """A new conversation joins the queue."""
-        async with self._lock:
-            self._waiting[conversation.id] = conversation
-            await self._dispatch()
-        await self.announce_queue()
+        await self.queue.changed(conversation)
+        await self.dispatch()
 
     async def dispatch(self) -> None:
-        async with self._lock:
-            await self._dispatch()
+        """Ring free staff for queued conversations (serialised across nodes by the store)."""
+        rings = await self.routing.dispatch(self.clock.now(), self.policy.ring_timeout, choose)
+        for ring in rings:
+            await self._rung(ring)
 
-    async def _dispatch(self) -> None:
-        changed = False
-        for conversation in self.queue():
-            if conversation.id in self._rings:
-                continue
-            tried = self._tried.setdefault(conversation.id, set())
-            needs = NEEDS.get(conversation.channel, frozenset())
-            agent = self.roster.pick(conversation.language, tried, needs)
-            if agent is None and tried:
-                # Everyone who fits has been rung once: go round again rather than leave
-                # the customer waiting on nobody.
-                tried.clear()
-                agent = self.roster.pick(conversation.language, tried, needs)
-            if agent is None:
-                continue
-            await self._ring(conversation, agent)
-            changed = True
-        if changed:
-            log.debug("dispatch rang agents; %d waiting", len(self._waiting))
-
-    async def _ring(self, conversation: Conversation, agent: Agent) -> None:
-        ringing = await self.store.update_conversation(
-            conversation.id,
-            Changes(status="ringing", ringing_staff_id=agent.member.id),
-            expect_status=("queued",),
-        )
-        if ringing is None:
-            self._waiting.pop(conversation.id, None)
-            return
-        staff_id = agent.member.id
-        timeout = self.policy.ring_timeout
-        timer = self.clock.call_later(timeout, lambda: self._on_ring_timeout(ringing.id, staff_id))
-        self._rings[ringing.id] = Ring(staff_id, self.clock.now() + timeout, timer)
-        self._waiting[ringing.id] = ringing
-        agent.ringing = ringing.id
-        self._tried.setdefault(ringing.id, set()).add(staff_id)
-        await self.store.record_event(ringing.id, "rung", self.clock.now(), staff_id)
-        log.info("ringing staff %s for conversation %s", staff_id, ringing.id)
+    async def _rung(self, ring: Ring) -> None:
+        conversation, staff_id = ring.conversation, ring.staff_id
+        now = self.clock.now()
+        await self.store.record_event(conversation.id, "rung", now, staff_id)
+        log.info("ringing staff %s for conversation %s", staff_id, conversation.id)
+        # The sweeper is the source of truth for the deadline; this timer only fires it early.
+        self.clock.call_later(self.policy.ring_timeout, self.expire_rings)
         await self.outbound.to_staff(
-            staff_id, ServerEvent.RING, self._ring_payload(ringing, timeout)
+            staff_id, ServerEvent.RING, self._ring_payload(conversation, self.policy.ring_timeout)
         )
-        await self.announce(ringing)
+        await self.announce(conversation)
+        await self.queue.changed(conversation)
 
     def _ring_payload(self, conversation: Conversation, remaining: float) -> dict[str, Any]:
         return {
@@ -284,211 +186,182 @@ class Router:
             "timeout_ms": max(0, int(remaining * 1000)),
         }
 
-    async def _on_ring_timeout(self, conversation_id: str, staff_id: int) -> None:
-        async with self._lock:
-            ring = self._rings.get(conversation_id)
-            if ring is None or ring.staff_id != staff_id:
-                return
-            await self._end_ring(conversation_id, "missed", "timeout")
-            await self._dispatch()
-        await self.announce_queue()
-
-    async def _end_ring(self, conversation_id: str, event: str, reason: str) -> None:
-        """Withdraw the ring (timeout, decline, agent away); the conversation waits again."""
-        ring = self._rings.pop(conversation_id)
-        ring.timer.cancel()
-        agent = self.roster.get(ring.staff_id)
-        if agent is not None and agent.ringing == conversation_id:
-            agent.ringing = None
-        queued = await self.store.update_conversation(
-            conversation_id,
-            Changes(status="queued", clear_ringing=True),
-            expect_status=("ringing",),
+    async def _ring_ended(self, ended: EndedRing, event: str, reason: str) -> None:
+        """A ring ended without an accept: tell the staff member, record it, show the
+        customer they wait again."""
+        await self.store.record_event(
+            ended.conversation_id, event, self.clock.now(), ended.staff_id
         )
-        if queued is not None:
-            self._waiting[conversation_id] = queued
-        await self.store.record_event(conversation_id, event, self.clock.now(), ring.staff_id)
-        log.info("ring for conversation %s ended: %s", conversation_id, reason)
+        log.info("ring for conversation %s ended: %s", ended.conversation_id, reason)
         await self.outbound.to_staff(
-            ring.staff_id,
+            ended.staff_id,
             ServerEvent.RING_CANCELLED,
-            {"conversation_id": conversation_id, "reason": reason},
+            {"conversation_id": ended.conversation_id, "reason": reason},
         )
+        if ended.conversation is not None:
+            await self.announce(ended.conversation)
+            await self.queue.changed(ended.conversation)
+
+    async def expire_rings(self) -> bool:
+        """Requeue rings past their deadline (whichever node gets there first)."""
+        expired = await self.routing.expire_rings(self.clock.now())
+        for ended in expired:
+            await self._ring_ended(ended, "missed", "timeout")
+        if expired:
+            await self.dispatch()
+        return bool(expired)
 
     async def accept(self, member: StaffMember, conversation_id: str) -> Conversation:
-        """The rung agent takes the conversation. Raises ``ring.expired`` if the ring is no
-        longer theirs, ``capacity.full`` if they are at capacity."""
-        async with self._lock:
-            ring = self._rings.get(conversation_id)
-            if ring is None or ring.staff_id != member.id:
-                raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
-            agent = self.roster.ensure(member, self.clock.now())
-            if not agent.has_capacity:
+        """The rung staff member takes the conversation. Raises ``ring.expired`` if the ring
+        is no longer theirs, ``capacity.full`` if they are at capacity."""
+        now = self.clock.now()
+        self.staff.remember(member)
+        active = await self.routing.accept_ring(conversation_id, member, now)
+        if active is None:
+            current = await self.store.get_conversation(conversation_id)
+            if current is not None and current.ringing_staff_id == member.id:
                 raise ProtocolError(ErrorCode.CAPACITY_FULL, "You are at capacity.")
-            now = self.clock.now()
-            active = await self.store.update_conversation(
-                conversation_id,
-                Changes(
-                    status="active", assignee_id=member.id, clear_ringing=True, accepted_at=now
-                ),
-                expect_status=("ringing",),
-            )
-            if active is None:
+            if current is not None and current.status == "ended":
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "The customer has left.")
-            self._rings.pop(conversation_id).timer.cancel()
-            self._waiting.pop(conversation_id, None)
-            self._tried.pop(conversation_id, None)
-            agent.ringing = None
-            agent.active.add(conversation_id)
-            agent.idle_since = now
-            self._names[member.id] = member.name
-            await self.store.record_event(conversation_id, "accepted", now, member.id)
-            log.info("staff %s accepted conversation %s", member.id, conversation_id)
-            await self._dispatch()
+            raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
+        await self.store.record_event(conversation_id, "accepted", now, member.id)
+        log.info("staff %s accepted conversation %s", member.id, conversation_id)
+        await self.queue.changed(active)
         active = await self.post_system(active, "joined", member.name)
         await self.announce(active)
-        await self.announce_queue()
+        await self.dispatch()
         return active
 
     async def decline(self, member: StaffMember, conversation_id: str) -> None:
-        async with self._lock:
-            ring = self._rings.get(conversation_id)
-            if ring is None or ring.staff_id != member.id:
-                raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
-            await self._end_ring(conversation_id, "declined", "declined")
-            await self._dispatch()
-        await self.announce_queue()
+        ended = await self.routing.end_ring(conversation_id, member.id)
+        if ended is None:
+            raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
+        await self._ring_ended(ended, "declined", "declined")
+        await self.dispatch()
 
     async def end(self, conversation: Conversation, by: EndedBy) -> Conversation:
         """End an open conversation; a customer leaving before anyone answered is recorded as
         abandoned. Frees the assignee's capacity and rings for the next in line."""
-        async with self._lock:
-            now = self.clock.now()
-            ended = await self.store.update_conversation(
-                conversation.id,
-                Changes(status="ended", ended_at=now, ended_by=by, clear_ringing=True),
-                expect_status=OPEN,
+        now = self.clock.now()
+        ended = await self.store.update_conversation(
+            conversation.id,
+            Changes(status="ended", ended_at=now, ended_by=by, clear_ringing=True),
+            expect_status=OPEN,
+        )
+        if ended is None:
+            raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
+        waited = conversation.status in WAITING
+        if conversation.ringing_staff_id is not None:
+            await self.outbound.to_staff(
+                conversation.ringing_staff_id,
+                ServerEvent.RING_CANCELLED,
+                {"conversation_id": conversation.id, "reason": "abandoned"},
             )
-            if ended is None:
-                raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
-            waited = conversation.id in self._waiting
-            self._waiting.pop(conversation.id, None)
-            self._tried.pop(conversation.id, None)
-            ring = self._rings.pop(conversation.id, None)
-            if ring is not None:
-                ring.timer.cancel()
-                rung = self.roster.get(ring.staff_id)
-                if rung is not None:
-                    rung.ringing = None
-                await self.outbound.to_staff(
-                    ring.staff_id,
-                    ServerEvent.RING_CANCELLED,
-                    {"conversation_id": conversation.id, "reason": "abandoned"},
-                )
-            if ended.assignee_id is not None:
-                agent = self.roster.get(ended.assignee_id)
-                if agent is not None:
-                    agent.active.discard(conversation.id)
-                    if not agent.active:
-                        agent.idle_since = now
-            await self.store.record_event(
-                conversation.id, "abandoned" if waited else "ended", now, ended.assignee_id
-            )
-            if not waited:
-                durations = await self.store.recent_handling_seconds()
-                if durations:
-                    self._handling = sum(durations) / len(durations)
-            log.info("conversation %s ended by %s", conversation.id, by)
-            await self._dispatch()
+        await self.store.record_event(
+            conversation.id, "abandoned" if waited else "ended", now, ended.assignee_id
+        )
+        if not waited:
+            durations = await self.store.recent_handling_seconds()
+            if durations:
+                self.queue.handling = sum(durations) / len(durations)
+        log.info("conversation %s ended by %s", conversation.id, by)
+        if waited:
+            await self.queue.changed(ended)
         ended = await self.post_system(ended, "ended", None)
         await self.announce(ended)
-        if waited:
-            await self.announce_queue()
+        await self.dispatch()
         return ended
 
     # -- presence -------------------------------------------------------------------------
 
-    async def staff_connected(self, member: StaffMember, sid: str) -> Agent:
+    async def staff_connected(self, member: StaffMember, sid: str) -> Presence:
         """A console socket connected; a pending grace period is cancelled."""
-        async with self._lock:
-            agent = self.roster.attach(member, sid, self.clock.now())
-            self._names[member.id] = member.name
-            if agent.grace is not None:
-                agent.grace.cancel()
-                agent.grace = None
-                log.info("staff %s reconnected within grace", member.id)
-            await self._dispatch()
-        return agent
+        presence = await self.staff.connected(member, sid)
+        self.queue.stale()
+        await self.dispatch()
+        return presence
 
     async def staff_disconnected(self, sid: str) -> None:
-        """A console socket closed. The last one closing withdraws any ring and starts the
-        grace period for the agent's conversations."""
-        async with self._lock:
-            agent = self.roster.detach(sid)
-            if agent is None or agent.connected:
-                return
-            if agent.ringing is not None:
-                await self._end_ring(agent.ringing, "missed", "offline")
-            self._start_grace(agent)
-            await self._dispatch()
-        await self.announce_queue()
+        """A console socket closed. The last one anywhere withdraws the staff member's ring
+        and starts the grace period for their conversations."""
+        departure = await self.staff.disconnected(sid)
+        if departure is None:
+            return
+        await self._withdraw_rings(departure.presence.staff_id, "offline")
+        self.queue.stale()
+        await self.dispatch()
+
+    async def _withdraw_rings(self, staff_id: int, reason: str) -> None:
+        for conversation in await self.routing.rings_of(staff_id):
+            ended = await self.routing.end_ring(conversation.id, staff_id)
+            if ended is not None:
+                await self._ring_ended(ended, "missed", reason)
 
     async def set_presence(
-        self, member: StaffMember, status: str, media: frozenset[str] | None = None
-    ) -> Agent:
+        self,
+        member: StaffMember,
+        status: Literal["available", "away"],
+        media: frozenset[str] | None = None,
+    ) -> Presence:
         """Available or away; ``media`` (camera, microphone) says which calls they can take."""
-        async with self._lock:
-            agent = self.roster.ensure(member, self.clock.now())
-            if status not in ("available", "away"):
-                raise ProtocolError(ErrorCode.PAYLOAD_INVALID, "Unknown presence.")
-            if media is not None:
-                agent.media = media
-            previous = agent.status
-            agent.status = "available" if status == "available" else "away"
-            if agent.status == "available" and previous != "available":
-                agent.idle_since = self.clock.now()
-            if agent.status == "away" and agent.ringing is not None:
-                await self._end_ring(agent.ringing, "missed", "away")
-            log.info("staff %s is %s", member.id, agent.status)
-            await self._dispatch()
-        await self.outbound.to_staff(member.id, ServerEvent.PRESENCE, {"status": agent.presence})
-        await self.announce_queue()
-        return agent
+        presence = await self.staff.set(member, status, media)
+        if presence.status == "away":
+            await self._withdraw_rings(member.id, "away")
+        await self.outbound.to_staff(member.id, ServerEvent.PRESENCE, {"status": presence.shown})
+        self.queue.stale()
+        await self.dispatch()
+        return presence
 
-    def _start_grace(self, agent: Agent) -> None:
-        if agent.grace is not None or not agent.active:
-            return
-        staff_id = agent.member.id
-        agent.grace = self.clock.call_later(
-            self.policy.grace_period, lambda: self._on_grace_over(staff_id)
+    # -- due work -------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Fire whatever is due, on any node: a heartbeat for this node, the sockets of dead
+        nodes, rings past their deadline, grace periods that ran out."""
+        now = self.clock.now()
+        await self.routing.heartbeat(self.node_id, now)
+        orphaned = await self.routing.forget_nodes(
+            now, self.policy.grace_period, before=now - self.policy.node_timeout
         )
-        log.info("staff %s offline; grace period started", staff_id)
+        await self._orphaned(orphaned)
+        changed = await self.expire_rings()
+        for staff_id, requeued in await self.routing.expire_grace(now):
+            changed = True
+            await self._requeued(staff_id, requeued)
+        if orphaned or changed:
+            self.queue.stale()
+            await self.dispatch()
 
-    async def _on_grace_over(self, staff_id: int) -> None:
-        """The agent did not come back: their conversations return to the queue, in front."""
-        requeued: list[Conversation] = []
-        async with self._lock:
-            agent = self.roster.get(staff_id)
-            if agent is None or agent.connected:
-                return
-            agent.grace = None
-            for conversation_id in sorted(agent.active):
-                back = await self.store.update_conversation(
-                    conversation_id,
-                    Changes(status="queued", clear_assignee=True),
-                    expect_status=("active",),
-                    expect_assignee=staff_id,
-                )
-                agent.active.discard(conversation_id)
-                if back is None:
-                    continue
-                self._waiting[back.id] = back
-                await self.store.record_event(back.id, "requeued", self.clock.now(), staff_id)
-                requeued.append(back)
-            log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
-            await self._dispatch()
+    async def _requeued(self, staff_id: int, requeued: list[Conversation]) -> None:
+        """A staff member did not come back in time: their conversations wait again, in
+        front (they keep their original place)."""
+        log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
         for conversation in requeued:
+            await self.store.record_event(conversation.id, "requeued", self.clock.now(), staff_id)
             for listener in self.on_requeue:
                 await listener(conversation)
-            await self.post_system(conversation, "requeued", None)
-        await self.announce_queue()
+            posted = await self.post_system(conversation, "requeued", None)
+            await self.announce(posted)
+            await self.queue.changed(posted)
+
+    async def _orphaned(self, staff_ids: list[int]) -> None:
+        for staff_id in staff_ids:
+            log.info("staff %s lost their node; grace period started", staff_id)
+            await self._withdraw_rings(staff_id, "offline")
+
+    async def start(self, *, alone: bool) -> None:
+        """This node starts and beats. ``alone`` (one node, no shared manager): every other
+        node row is this server's past self, so its consoles are gone now, not after the
+        node timeout."""
+        now = self.clock.now()
+        await self.routing.heartbeat(self.node_id, now)
+        if alone:
+            await self._orphaned(
+                await self.routing.forget_nodes(now, self.policy.grace_period, before=now)
+            )
+
+    async def stop(self) -> None:
+        """This node stops cleanly: its consoles' sockets go with it (their grace starts)."""
+        self.queue.close()
+        await self.routing.forget_nodes(
+            self.clock.now(), self.policy.grace_period, node_id=self.node_id
+        )

@@ -1,0 +1,546 @@
+"""Routing state in SQL: the ``RoutingStore`` half of ``SqlStore``.
+
+Every node reads and writes the same rows, so no node holds the truth alone: a ring is a
+conversation row in ``ringing`` with its deadline, a grace period is a deadline on the staff
+member's presence row, and a console socket is a row of the node that holds it. Changes are
+compare-and-set statements (``UPDATE ... WHERE`` the state still is what the caller saw), so
+two nodes acting at once cannot both win. Dispatch is serialised across nodes by a
+transaction-scoped advisory lock on PostgreSQL; SQLite is one node, whose transactions run
+one after another on its event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal, TypeAlias, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from server.accounts import commit, staff_from_row
+from server.tables import conversations, nodes, staff, staff_presence, staff_sockets
+from signaling.ports import (
+    Candidate,
+    Chooser,
+    Conversation,
+    EndedRing,
+    Presence,
+    Ring,
+    Staffing,
+    StaffMember,
+)
+
+T = TypeVar("T")
+AnyRow: TypeAlias = Row[Any]
+
+# pg_advisory_xact_lock key for dispatch: any fixed 64-bit number, the same on every node.
+DISPATCH_LOCK = 0x706F7263686C6967  # "porchlig"
+
+_ACTIVE_COUNT = (
+    sa.select(sa.func.count())
+    .where(
+        conversations.c.status == "active",
+        conversations.c.assignee_id == staff_presence.c.staff_id,
+    )
+    .scalar_subquery()
+)
+_RINGING = sa.exists().where(
+    conversations.c.status == "ringing",
+    conversations.c.ringing_staff_id == staff_presence.c.staff_id,
+)
+_CONNECTED = sa.exists().where(staff_sockets.c.staff_id == staff_presence.c.staff_id)
+
+
+def _ids(text: str | None) -> tuple[int, ...]:
+    return tuple(int(value) for value in json.loads(text)) if text else ()
+
+
+def _json(values: Iterable[Any]) -> str:
+    return json.dumps(sorted(values), separators=(",", ":"))
+
+
+def _presence(row: AnyRow) -> Presence:
+    values = row._mapping
+    return Presence(
+        staff_id=values["staff_id"],
+        status="available" if values["status"] == "available" else "away",
+        connected=bool(values["connected"]),
+        media=frozenset(json.loads(values["media"])),
+        idle_since=values["idle_since"],
+        grace_until=values["grace_until"],
+    )
+
+
+def _select_presence(staff_id: int) -> sa.Select[Any]:
+    return sa.select(
+        staff_presence.c.staff_id,
+        staff_presence.c.status,
+        staff_presence.c.media,
+        staff_presence.c.idle_since,
+        staff_presence.c.grace_until,
+        _CONNECTED.label("connected"),
+    ).where(staff_presence.c.staff_id == staff_id)
+
+
+def _ensure_presence(conn: Connection, staff_id: int, now: float) -> None:
+    """Create the presence row on first sight (away, idle since now)."""
+    exists = conn.scalar(
+        sa.select(staff_presence.c.staff_id).where(staff_presence.c.staff_id == staff_id)
+    )
+    if exists is None:
+        conn.execute(sa.insert(staff_presence).values(staff_id=staff_id, idle_since=now))
+
+
+def _requeued_values() -> dict[str, Any]:
+    return {"status": "queued", "ringing_staff_id": None, "ring_deadline": None}
+
+
+class RoutingState:
+    """Routing rows; composed into ``SqlStore``, which provides ``_run`` and
+    ``_conversation``."""
+
+    dialect: str
+
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _conversation(self, row: Any) -> Awaitable[Conversation | None]:
+        raise NotImplementedError
+
+    async def _conversations(self, rows: Iterable[AnyRow]) -> list[Conversation]:
+        found = [await self._conversation(row) for row in rows]
+        return [c for c in found if c is not None]
+
+    # -- nodes and sockets ---------------------------------------------------------------
+
+    async def heartbeat(self, node_id: str, now: float) -> None:
+        """Record that this node is alive (creating its row on first call)."""
+
+        def work(conn: Connection) -> None:
+            updated = conn.execute(
+                sa.update(nodes).where(nodes.c.id == node_id).values(heartbeat_at=now)
+            )
+            if updated.rowcount == 0:
+                conn.execute(sa.insert(nodes).values(id=node_id, started_at=now, heartbeat_at=now))
+            conn.commit()
+
+        await self._run(work)
+
+    async def forget_nodes(
+        self, now: float, grace: float, *, before: float | None = None, node_id: str | None = None
+    ) -> list[int]:
+        """Drop nodes and their console sockets: those whose heartbeat is older than
+        ``before`` (dead), or the one named ``node_id`` (stopping). Staff left with no socket
+        anywhere get a grace deadline (``now + grace``) when they hold conversations; returns
+        their ids."""
+
+        def work(conn: Connection) -> list[int]:
+            if node_id is not None:
+                gone = [node_id]
+            else:
+                gone = list(
+                    conn.scalars(
+                        sa.select(nodes.c.id)
+                        .where(nodes.c.heartbeat_at < before)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+            if not gone:
+                conn.rollback()
+                return []
+            orphaned = set(
+                conn.scalars(
+                    sa.select(staff_sockets.c.staff_id).where(staff_sockets.c.node_id.in_(gone))
+                )
+            )
+            conn.execute(sa.delete(staff_sockets).where(staff_sockets.c.node_id.in_(gone)))
+            conn.execute(sa.delete(nodes).where(nodes.c.id.in_(gone)))
+            left = [s for s in sorted(orphaned) if _start_grace(conn, s, now, grace)]
+            conn.commit()
+            return left
+
+        return await self._run(work)
+
+    async def attach_socket(
+        self, node_id: str, sid: str, member: StaffMember, now: float
+    ) -> Presence:
+        """A console socket connected; a pending grace deadline is cleared."""
+
+        def work(conn: Connection) -> AnyRow:
+            _ensure_presence(conn, member.id, now)
+            conn.execute(
+                sa.insert(staff_sockets).values(
+                    node_id=node_id, sid=sid, staff_id=member.id, connected_at=now
+                )
+            )
+            conn.execute(
+                sa.update(staff_presence)
+                .where(staff_presence.c.staff_id == member.id)
+                .values(grace_until=None)
+            )
+            row = conn.execute(_select_presence(member.id)).one()
+            conn.commit()
+            return row
+
+        return _presence(await self._run(work))
+
+    async def detach_socket(
+        self, node_id: str, sid: str, now: float, grace: float
+    ) -> Presence | None:
+        """A console socket closed; the last one starts the grace deadline."""
+
+        def work(conn: Connection) -> AnyRow | None:
+            staff_id = conn.scalar(
+                sa.delete(staff_sockets)
+                .where(staff_sockets.c.node_id == node_id, staff_sockets.c.sid == sid)
+                .returning(staff_sockets.c.staff_id)
+            )
+            if staff_id is None:
+                conn.rollback()
+                return None
+            _start_grace(conn, staff_id, now, grace)
+            row = conn.execute(_select_presence(staff_id)).first()
+            conn.commit()
+            return row
+
+        row = await self._run(work)
+        return None if row is None else _presence(row)
+
+    # -- presence ------------------------------------------------------------------------
+
+    async def set_presence(
+        self,
+        member: StaffMember,
+        status: Literal["available", "away"],
+        media: frozenset[str] | None,
+        now: float,
+    ) -> Presence:
+        """Store what the staff member chose; becoming available restarts their idle time."""
+
+        def work(conn: Connection) -> AnyRow:
+            _ensure_presence(conn, member.id, now)
+            values: dict[str, Any] = {"status": status}
+            if media is not None:
+                values["media"] = _json(media)
+            if status == "available":
+                values["idle_since"] = sa.case(
+                    (staff_presence.c.status == "available", staff_presence.c.idle_since),
+                    else_=sa.literal(now),
+                )
+            conn.execute(
+                sa.update(staff_presence)
+                .where(staff_presence.c.staff_id == member.id)
+                .values(values)
+            )
+            row = conn.execute(_select_presence(member.id)).one()
+            conn.commit()
+            return row
+
+        return _presence(await self._run(work))
+
+    async def get_presence(self, member: StaffMember, now: float) -> Presence:
+        """The staff member's presence (away, offline, idle since now when never seen)."""
+        row = await self._run(lambda conn: conn.execute(_select_presence(member.id)).first())
+        if row is None:
+            return Presence(member.id, "away", False, frozenset(), now, None)
+        return _presence(row)
+
+    async def staffing(self, now: float) -> Staffing:
+        """Connected, available staff and their free and total chat slots."""
+        statement = (
+            sa.select(staff.c.max_chats, _ACTIVE_COUNT.label("active"))
+            .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
+            .where(staff_presence.c.status == "available", _CONNECTED, staff.c.active.is_(True))
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return Staffing(
+            serving=len(rows),
+            open_slots=sum(max(0, row.max_chats - row.active) for row in rows),
+            capacity=sum(row.max_chats for row in rows),
+        )
+
+    # -- rings ---------------------------------------------------------------------------
+
+    async def dispatch(self, now: float, ring_timeout: float, choose: Chooser) -> list[Ring]:
+        """Ring free staff for queued conversations, oldest first (see ``RoutingStore``)."""
+
+        def work(conn: Connection) -> list[tuple[AnyRow, int]]:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(DISPATCH_LOCK)))
+            free = _free_candidates(conn)
+            if not free:
+                conn.rollback()
+                return []
+            queued = conn.execute(
+                sa.select(conversations)
+                .where(conversations.c.status == "queued")
+                .order_by(conversations.c.queued_at, conversations.c.id)
+            ).all()
+            rung: list[tuple[AnyRow, int]] = []
+            for row in queued:
+                if not free:
+                    break
+                conversation = _bare_conversation(row)
+                choice = choose(conversation, free)
+                if choice is None:
+                    continue
+                staff_id, tried = choice
+                ringing = conn.execute(
+                    sa.update(conversations)
+                    .where(conversations.c.id == row.id, conversations.c.status == "queued")
+                    .values(
+                        status="ringing",
+                        ringing_staff_id=staff_id,
+                        ring_deadline=now + ring_timeout,
+                        tried=_json(tried),
+                    )
+                    .returning(conversations)
+                ).first()
+                if ringing is not None:
+                    rung.append((ringing, staff_id))
+                    free = [c for c in free if c.member.id != staff_id]
+            conn.commit()
+            return rung
+
+        made = await self._run(work)
+        rings: list[Ring] = []
+        for row, staff_id in made:
+            conversation = await self._conversation(row)
+            if conversation is not None:
+                rings.append(Ring(conversation, staff_id))
+        return rings
+
+    async def accept_ring(
+        self, conversation_id: str, member: StaffMember, now: float
+    ) -> Conversation | None:
+        """``ringing`` for ``member`` → ``active``, if they have capacity (one statement)."""
+        held = conversations.alias("held")
+        active = (
+            sa.select(sa.func.count())
+            .select_from(held)
+            .where(held.c.status == "active", held.c.assignee_id == member.id)
+            .scalar_subquery()
+        )
+        statement = (
+            sa.update(conversations)
+            .where(
+                conversations.c.id == conversation_id,
+                conversations.c.status == "ringing",
+                conversations.c.ringing_staff_id == member.id,
+                active < member.max_chats,
+            )
+            .values(
+                status="active",
+                assignee_id=member.id,
+                ringing_staff_id=None,
+                ring_deadline=None,
+                tried="[]",
+                accepted_at=now,
+            )
+            .returning(conversations)
+        )
+
+        def work(conn: Connection) -> AnyRow | None:
+            row = conn.execute(statement).first()
+            if row is not None:
+                conn.execute(
+                    sa.update(staff_presence)
+                    .where(staff_presence.c.staff_id == member.id)
+                    .values(idle_since=now)
+                )
+            conn.commit()
+            return row
+
+        return await self._conversation(await self._run(work))
+
+    async def end_ring(self, conversation_id: str, staff_id: int) -> EndedRing | None:
+        """Put a conversation ringing for ``staff_id`` back in the queue; None if it was not."""
+        statement = (
+            sa.update(conversations)
+            .where(
+                conversations.c.id == conversation_id,
+                conversations.c.status == "ringing",
+                conversations.c.ringing_staff_id == staff_id,
+            )
+            .values(_requeued_values())
+            .returning(conversations)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        if row is None:
+            return None
+        return EndedRing(conversation_id, staff_id, await self._conversation(row))
+
+    async def rings_of(self, staff_id: int) -> list[Conversation]:
+        """The conversations ringing for this staff member."""
+        statement = sa.select(conversations).where(
+            conversations.c.status == "ringing", conversations.c.ringing_staff_id == staff_id
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return await self._conversations(rows)
+
+    async def expire_rings(self, now: float) -> list[EndedRing]:
+        """Requeue every ring whose deadline has passed; ``SKIP LOCKED`` lets each node claim
+        different rows, and the compare-and-set makes a late claimer a no-op."""
+
+        def work(conn: Connection) -> list[tuple[AnyRow, int]]:
+            due = conn.execute(
+                sa.select(conversations.c.id, conversations.c.ringing_staff_id)
+                .where(conversations.c.status == "ringing", conversations.c.ring_deadline <= now)
+                .with_for_update(skip_locked=True)
+            ).all()
+            ended: list[tuple[AnyRow, int]] = []
+            for conversation_id, staff_id in due:
+                row = conn.execute(
+                    sa.update(conversations)
+                    .where(
+                        conversations.c.id == conversation_id,
+                        conversations.c.status == "ringing",
+                        conversations.c.ringing_staff_id == staff_id,
+                    )
+                    .values(_requeued_values())
+                    .returning(conversations)
+                ).first()
+                if row is not None:
+                    ended.append((row, staff_id))
+            conn.commit()
+            return ended
+
+        return [
+            EndedRing(row.id, staff_id, await self._conversation(row))
+            for row, staff_id in await self._run(work)
+        ]
+
+    async def expire_grace(self, now: float) -> list[tuple[int, list[Conversation]]]:
+        """Return to the queue the conversations of staff whose grace has passed and who have
+        not come back."""
+
+        def work(conn: Connection) -> list[tuple[int, list[AnyRow]]]:
+            due = list(
+                conn.scalars(
+                    sa.select(staff_presence.c.staff_id)
+                    .where(staff_presence.c.grace_until <= now)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            done: list[tuple[int, list[AnyRow]]] = []
+            for staff_id in due:
+                conn.execute(
+                    sa.update(staff_presence)
+                    .where(staff_presence.c.staff_id == staff_id)
+                    .values(grace_until=None)
+                )
+                back = conn.scalar(
+                    sa.select(sa.func.count()).where(staff_sockets.c.staff_id == staff_id)
+                )
+                if back:
+                    continue
+                rows = conn.execute(
+                    sa.update(conversations)
+                    .where(
+                        conversations.c.status == "active",
+                        conversations.c.assignee_id == staff_id,
+                    )
+                    .values(status="queued", assignee_id=None)
+                    .returning(conversations)
+                ).all()
+                done.append((staff_id, sorted(rows, key=lambda r: (r.queued_at, r.id))))
+            conn.commit()
+            return done
+
+        return [
+            (staff_id, await self._conversations(rows)) for staff_id, rows in await self._run(work)
+        ]
+
+    async def assigned_to(self, staff_id: int) -> list[Conversation]:
+        """The staff member's active conversations, oldest first."""
+        statement = (
+            sa.select(conversations)
+            .where(conversations.c.status == "active", conversations.c.assignee_id == staff_id)
+            .order_by(conversations.c.queued_at, conversations.c.id)
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return await self._conversations(rows)
+
+    async def waiting(self) -> list[Conversation]:
+        """Queued and ringing conversations, first come first served."""
+        statement = (
+            sa.select(conversations)
+            .where(conversations.c.status.in_(("queued", "ringing")))
+            .order_by(conversations.c.queued_at, conversations.c.id)
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return await self._conversations(rows)
+
+    async def queue_position(self, conversation: Conversation) -> int | None:
+        """1 for the first waiting conversation; None when this one is not waiting."""
+        if conversation.status not in ("queued", "ringing"):
+            return None
+        ahead = sa.select(sa.func.count()).where(
+            conversations.c.status.in_(("queued", "ringing")),
+            sa.or_(
+                conversations.c.queued_at < conversation.queued_at,
+                sa.and_(
+                    conversations.c.queued_at == conversation.queued_at,
+                    conversations.c.id < conversation.id,
+                ),
+            ),
+        )
+        count = await self._run(lambda conn: conn.scalar(ahead))
+        return int(count or 0) + 1
+
+
+def _start_grace(conn: Connection, staff_id: int, now: float, grace: float) -> bool:
+    """If ``staff_id`` has no socket left and holds conversations, set their grace deadline
+    (unless one runs already). Returns whether they are now without a socket."""
+    left = conn.scalar(sa.select(sa.func.count()).where(staff_sockets.c.staff_id == staff_id))
+    if left:
+        return False
+    holds = conn.scalar(
+        sa.select(sa.func.count()).where(
+            conversations.c.status == "active", conversations.c.assignee_id == staff_id
+        )
+    )
+    if holds:
+        conn.execute(
+            sa.update(staff_presence)
+            .where(staff_presence.c.staff_id == staff_id, staff_presence.c.grace_until.is_(None))
+            .values(grace_until=now + grace)
+        )
+    return True
+
+
+def _free_candidates(conn: Connection) -> list[Candidate]:
+    """Connected, available staff who are not being rung and have a free chat slot."""
+    rows = conn.execute(
+        sa.select(
+            staff,
+            staff_presence.c.status.label("presence"),
+            staff_presence.c.media,
+            staff_presence.c.idle_since,
+            _ACTIVE_COUNT.label("held"),
+            _RINGING.label("ringing"),
+        )
+        .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
+        .where(staff_presence.c.status == "available", _CONNECTED, staff.c.active.is_(True))
+    ).all()
+    candidates = [
+        Candidate(
+            member=staff_from_row(row._mapping),
+            status="available",
+            active=row.held,
+            ringing=bool(row.ringing),
+            idle_since=row.idle_since,
+            media=frozenset(json.loads(row.media)),
+        )
+        for row in rows
+    ]
+    return [c for c in candidates if not c.ringing and c.has_capacity]
+
+
+def _bare_conversation(row: AnyRow) -> Conversation:
+    """A conversation for the chooser inside a transaction (``site_key`` is not needed to
+    choose, and reading it could need another query)."""
+    values = dict(row._mapping)
+    values["tried"] = _ids(values.get("tried"))
+    return Conversation(site_key="", **values)

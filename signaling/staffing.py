@@ -1,0 +1,128 @@
+"""Staffing: who is on duty. Presence (what each staff member chose), their console sockets on
+every node, capacity, grace periods, and the choice of whom to ring next.
+
+Everything here is a row in the shared ``RoutingStore``, so a staff member with two tabs on
+two nodes is one person: connected while any node holds one of their sockets, rung once.
+A staff member whose last socket goes (closed, or its node died) keeps their conversations
+until a grace deadline, which any node's sweeper acts on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from signaling.ports import (
+    Candidate,
+    Clock,
+    Conversation,
+    Presence,
+    RoutingStore,
+    StaffMember,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+
+# The devices a staff member needs ready to be rung for a conversation of each channel.
+NEEDS: dict[str, frozenset[str]] = {
+    "chat": frozenset(),
+    "voice": frozenset({"microphone"}),
+    "video": frozenset({"camera", "microphone"}),
+    "oneway": frozenset({"camera", "microphone"}),
+}
+
+
+def choose(
+    conversation: Conversation, free: Sequence[Candidate]
+) -> tuple[int, tuple[int, ...]] | None:
+    """Whom to ring for ``conversation`` among ``free`` staff (connected, available, not
+    rung, with a free slot): the longest idle who speaks its language and has the devices
+    its channel needs, and has not been rung in this round. When everyone who fits has been
+    rung once, the round starts again rather than leave the customer waiting on nobody.
+    Returns the staff id and the round's new ``tried`` set."""
+    needs = NEEDS.get(conversation.channel, frozenset())
+    fits = [c for c in free if c.speaks(conversation.language) and needs <= c.media]
+    if not fits:
+        return None
+    tried = set(conversation.tried)
+    fresh = [c for c in fits if c.member.id not in tried]
+    pool, tried = (fresh, tried) if fresh else (fits, set())
+    picked = min(pool, key=lambda c: (c.idle_since, c.member.id))
+    return picked.member.id, tuple(sorted(tried | {picked.member.id}))
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A staff member's last console socket went: ``ringing`` are the rings to withdraw."""
+
+    presence: Presence
+    ringing: list[Conversation]
+
+
+class Staff:
+    """Presence and console sockets of this node's staff, kept in the shared store.
+
+    ``node_id`` names this process among the nodes; ``grace`` is how long a staff member
+    without a console keeps their conversations.
+    """
+
+    def __init__(
+        self, store: Store, routing: RoutingStore, clock: Clock, node_id: str, grace: float
+    ) -> None:
+        self.store = store
+        self.routing = routing
+        self.clock = clock
+        self.node_id = node_id
+        self.grace = grace
+        self._names: dict[int, str] = {}
+
+    def remember(self, member: StaffMember) -> None:
+        self._names[member.id] = member.name
+
+    def known_name(self, staff_id: int | None) -> str | None:
+        return None if staff_id is None else self._names.get(staff_id)
+
+    async def name_of(self, staff_id: int) -> str:
+        """A staff member's display name (cached; names rarely change)."""
+        name = self._names.get(staff_id)
+        if name is None:
+            member = await self.store.get_staff(staff_id)
+            name = member.name if member else "Staff"
+            self._names[staff_id] = name
+        return name
+
+    async def connected(self, member: StaffMember, sid: str) -> Presence:
+        """A console socket of ``member`` connected to this node; a grace period stops."""
+        self.remember(member)
+        presence = await self.routing.attach_socket(self.node_id, sid, member, self.clock.now())
+        log.info("staff %s connected on node %s", member.id, self.node_id)
+        return presence
+
+    async def disconnected(self, sid: str) -> Departure | None:
+        """A console socket closed. When it was the staff member's last anywhere, their
+        rings are to be withdrawn and (if they hold conversations) their grace starts."""
+        presence = await self.routing.detach_socket(self.node_id, sid, self.clock.now(), self.grace)
+        if presence is None or presence.connected:
+            return None
+        if presence.grace_until is not None:
+            log.info("staff %s offline; grace period started", presence.staff_id)
+        ringing = await self.routing.rings_of(presence.staff_id)
+        return Departure(presence, ringing)
+
+    async def set(
+        self,
+        member: StaffMember,
+        status: Literal["available", "away"],
+        media: frozenset[str] | None,
+    ) -> Presence:
+        """Store what the staff member chose (and which devices work)."""
+        self.remember(member)
+        presence = await self.routing.set_presence(member, status, media, self.clock.now())
+        log.info("staff %s is %s", member.id, presence.status)
+        return presence
+
+    async def presence(self, member: StaffMember) -> Presence:
+        return await self.routing.get_presence(member, self.clock.now())
