@@ -23,6 +23,7 @@ from server.store import SqlStore
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
+from signaling.event_log import EventLog
 from signaling.namespaces import Signaling
 from signaling.outbound import Outbound
 from signaling.routing import Router, RoutingPolicy
@@ -110,6 +111,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         outbound,
         RoutingPolicy(ring_timeout=settings.ring_timeout, grace_period=settings.grace_period),
         node_id=uuid.uuid4().hex,
+        events=EventLog(store),
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))

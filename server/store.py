@@ -28,7 +28,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.accounts import Accounts, DuplicateError, commit
 from server.store_routing import RoutingState
-from server.tables import conversation_events, conversations, messages
+from server.tables import conversations, events, messages
+from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
     Appended,
     Changes,
@@ -441,23 +442,35 @@ class SqlStore(Accounts, RoutingState):
 
     # -- audit trail and estimates -------------------------------------------------------
 
-    async def record_event(
-        self,
-        conversation_id: str,
-        kind: str,
-        now: float,
-        staff_id: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Append a routing event to the conversation's audit trail."""
-        statement = sa.insert(conversation_events).values(
-            conversation_id=conversation_id,
-            kind=kind,
-            staff_id=staff_id,
-            detail=json.dumps(dict(detail), separators=(",", ":")) if detail else None,
-            created_at=now,
+    async def append_event(self, event: DomainEvent) -> None:
+        """Append a domain event to the event log."""
+        statement = sa.insert(events).values(
+            kind=str(event.kind),
+            conversation_id=event.conversation_id,
+            actor=event.actor,
+            staff_id=event.staff_id,
+            detail=json.dumps(dict(event.detail), separators=(",", ":")) if event.detail else None,
+            created_at=event.at,
         )
         await self._run(lambda conn: commit(conn, conn.execute(statement)))
+
+    async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
+        """The event log in order, for one conversation or for everything."""
+        statement = sa.select(events).order_by(events.c.id)
+        if conversation_id is not None:
+            statement = statement.where(events.c.conversation_id == conversation_id)
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return [
+            DomainEvent(
+                kind=EventKind(row.kind),
+                at=row.created_at,
+                actor=row.actor,
+                conversation_id=row.conversation_id,
+                staff_id=row.staff_id,
+                detail=json.loads(row.detail) if row.detail else {},
+            )
+            for row in rows
+        ]
 
     async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
         """``ended_at - accepted_at`` for the most recently ended handled conversations,

@@ -112,21 +112,25 @@ messages = sa.Table(
     sa.UniqueConstraint("conversation_id", "client_msg_id"),
 )
 
-conversation_events = sa.Table(
-    "conversation_events",
+# The domain's append-only event log (signaling.domain_events): what happened, to which
+# conversation, by whom, when. Analytics and audit are computed from it.
+events = sa.Table(
+    "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(40), nullable=False),
     sa.Column(
         "conversation_id",
         sa.String(32),
         sa.ForeignKey("conversations.id"),
-        nullable=False,
+        nullable=True,
         index=True,
     ),
-    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(16), nullable=False),
     sa.Column("staff_id", sa.Integer, nullable=True),
     sa.Column("detail", sa.Text, nullable=True),  # JSON object
     sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index(None, "created_at"),
 )
 
 # -- routing state shared by every node ---------------------------------------------------

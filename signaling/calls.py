@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.outbound import Outbound
@@ -154,8 +155,15 @@ class Calls:
         self._by_staff[staff_id] = call
         await self.store.update_conversation(conversation.id, Changes(extra={"channel": channel}))
         detail = {"call_id": call.id, "channel": channel, "started_by": side}
-        await self.store.record_event(
-            conversation.id, "call_started", call.started_at, staff_id, detail
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CALL_STARTED,
+                call.started_at,
+                side,
+                conversation.id,
+                staff_id,
+                {"call_id": call.id, "channel": channel},
+            )
         )
         log.info("call %s (%s) started in conversation %s", call.id, channel, conversation.id)
         await self.router.post_system(conversation, "call_started", None, detail)
@@ -262,8 +270,15 @@ class Calls:
             "reason": reason,
             "duration_s": view.duration_s,
         }
-        await self.store.record_event(
-            call.conversation_id, "call_ended", call.ended_at, call.staff_id, detail
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CALL_ENDED,
+                call.ended_at or self.clock.now(),
+                by,
+                call.conversation_id,
+                call.staff_id,
+                {"call_id": call.id, "reason": reason, "duration_s": view.duration_s},
+            )
         )
         log.info("call %s ended by %s (%s)", call.id, by, reason)
         await self.router.post_system(conversation, "call_ended", None, detail)

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.outbound import Outbound
@@ -109,7 +110,15 @@ class Conversations:
             ),
             self.clock.now(),
         )
-        await self.store.record_event(conversation.id, "created", self.clock.now())
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_QUEUED,
+                conversation.created_at,
+                "customer",
+                conversation.id,
+                detail={"channel": conversation.channel},
+            )
+        )
         log.info("conversation %s created on site %s", conversation.id, customer.site.key)
         await self.router.enqueue(conversation)
         return await self.store.get_conversation(conversation.id) or conversation
@@ -173,6 +182,16 @@ class Conversations:
         view = message_view(appended.message).to_wire()
         if appended.created:
             log.debug("message %s#%d stored", request.conversation_id, appended.message.seq)
+            await self.router.events.publish(
+                DomainEvent(
+                    EventKind.MESSAGE_STORED,
+                    appended.message.created_at,
+                    side,
+                    request.conversation_id,
+                    author.id if author else None,
+                    {"seq": appended.message.seq},
+                )
+            )
             await self.outbound.to_both(
                 request.conversation_id,
                 appended.owners.assignee_id,
@@ -196,6 +215,16 @@ class Conversations:
         """Store this side's read marker (capped at the last seq) and tell the other side."""
         seq = min(seq, conversation.last_seq)
         await self.store.set_read(conversation.id, side, seq)
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_READ,
+                self.clock.now(),
+                side,
+                conversation.id,
+                conversation.assignee_id if side == "staff" else None,
+                {"seq": seq},
+            )
+        )
         data = {"conversation_id": conversation.id, "side": side, "seq": seq}
         if side == "customer":
             if conversation.assignee_id is not None:

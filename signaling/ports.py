@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from signaling.domain_events import DomainEvent
+
 Status = Literal["queued", "ringing", "active", "ended"]
 Sender = Literal["customer", "staff", "system"]
 Side = Literal["customer", "staff"]
@@ -213,16 +215,12 @@ class Store(Protocol):
         """Raise this side's read marker to ``seq`` (never lowers it)."""
         ...
 
-    async def record_event(
-        self,
-        conversation_id: str,
-        kind: str,
-        now: float,
-        staff_id: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Append a routing event (rung, missed, declined, accepted, abandoned, requeued,
-        ended) to the conversation's audit trail."""
+    async def append_event(self, event: DomainEvent) -> None:
+        """Append a domain event to the append-only event log."""
+        ...
+
+    async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
+        """The event log in order, for one conversation or for everything."""
         ...
 
     async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
@@ -396,6 +394,14 @@ class RoutingStore(Protocol):
 
     async def staffing(self, now: float) -> Staffing:
         """Connected, available staff and their free and total chat slots."""
+        ...
+
+
+class Publisher(Protocol):
+    """Where the domain announces what it did (``signaling.domain_events``)."""
+
+    async def publish(self, event: DomainEvent) -> None:
+        """Record ``event`` and hand it to every subscriber; returns once they are done."""
         ...
 
 

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.outbound import Outbound
@@ -32,6 +33,7 @@ from signaling.ports import (
     EndedRing,
     NewMessage,
     Presence,
+    Publisher,
     Ring,
     RoutingStore,
     StaffMember,
@@ -70,8 +72,10 @@ class Router:
         outbound: Outbound,
         policy: RoutingPolicy,
         node_id: str,
+        events: Publisher,
     ) -> None:
         self.store = store
+        self.events = events
         self.routing = routing
         self.clock = clock
         self.outbound = outbound
@@ -170,7 +174,9 @@ class Router:
     async def _rung(self, ring: Ring) -> None:
         conversation, staff_id = ring.conversation, ring.staff_id
         now = self.clock.now()
-        await self.store.record_event(conversation.id, "rung", now, staff_id)
+        await self.events.publish(
+            DomainEvent(EventKind.CONVERSATION_RUNG, now, "system", conversation.id, staff_id)
+        )
         log.info("ringing staff %s for conversation %s", staff_id, conversation.id)
         # The sweeper is the source of truth for the deadline; this timer only fires it early.
         self.clock.call_later(self.policy.ring_timeout, self.expire_rings)
@@ -186,11 +192,19 @@ class Router:
             "timeout_ms": max(0, int(remaining * 1000)),
         }
 
-    async def _ring_ended(self, ended: EndedRing, event: str, reason: str) -> None:
-        """A ring ended without an accept: tell the staff member, record it, show the
-        customer they wait again."""
-        await self.store.record_event(
-            ended.conversation_id, event, self.clock.now(), ended.staff_id
+    async def _ring_ended(self, ended: EndedRing, reason: str) -> None:
+        """A ring ended without an accept (``declined``, or missed: ``timeout``, ``offline``,
+        ``away``): tell the staff member, record it, show the customer they wait again."""
+        declined = reason == "declined"
+        await self.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_DECLINED if declined else EventKind.CONVERSATION_MISSED,
+                self.clock.now(),
+                "staff" if declined else "system",
+                ended.conversation_id,
+                ended.staff_id,
+                {} if declined else {"reason": reason},
+            )
         )
         log.info("ring for conversation %s ended: %s", ended.conversation_id, reason)
         await self.outbound.to_staff(
@@ -206,7 +220,7 @@ class Router:
         """Requeue rings past their deadline (whichever node gets there first)."""
         expired = await self.routing.expire_rings(self.clock.now())
         for ended in expired:
-            await self._ring_ended(ended, "missed", "timeout")
+            await self._ring_ended(ended, "timeout")
         if expired:
             await self.dispatch()
         return bool(expired)
@@ -224,7 +238,9 @@ class Router:
             if current is not None and current.status == "ended":
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "The customer has left.")
             raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
-        await self.store.record_event(conversation_id, "accepted", now, member.id)
+        await self.events.publish(
+            DomainEvent(EventKind.CONVERSATION_ACCEPTED, now, "staff", conversation_id, member.id)
+        )
         log.info("staff %s accepted conversation %s", member.id, conversation_id)
         await self.queue.changed(active)
         active = await self.post_system(active, "joined", member.name)
@@ -236,7 +252,7 @@ class Router:
         ended = await self.routing.end_ring(conversation_id, member.id)
         if ended is None:
             raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
-        await self._ring_ended(ended, "declined", "declined")
+        await self._ring_ended(ended, "declined")
         await self.dispatch()
 
     async def end(self, conversation: Conversation, by: EndedBy) -> Conversation:
@@ -257,8 +273,14 @@ class Router:
                 ServerEvent.RING_CANCELLED,
                 {"conversation_id": conversation.id, "reason": "abandoned"},
             )
-        await self.store.record_event(
-            conversation.id, "abandoned" if waited else "ended", now, ended.assignee_id
+        await self.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_ABANDONED if waited else EventKind.CONVERSATION_ENDED,
+                now,
+                by,
+                conversation.id,
+                ended.assignee_id,
+            )
         )
         if not waited:
             durations = await self.store.recent_handling_seconds()
@@ -277,6 +299,7 @@ class Router:
     async def staff_connected(self, member: StaffMember, sid: str) -> Presence:
         """A console socket connected; a pending grace period is cancelled."""
         presence = await self.staff.connected(member, sid)
+        await self._presence_changed(member.id, presence.shown)
         self.queue.stale()
         await self.dispatch()
         return presence
@@ -288,14 +311,26 @@ class Router:
         if departure is None:
             return
         await self._withdraw_rings(departure.presence.staff_id, "offline")
+        await self._presence_changed(departure.presence.staff_id, "offline")
         self.queue.stale()
         await self.dispatch()
+
+    async def _presence_changed(self, staff_id: int, status: str) -> None:
+        await self.events.publish(
+            DomainEvent(
+                EventKind.PRESENCE_CHANGED,
+                self.clock.now(),
+                "staff" if status != "offline" else "system",
+                staff_id=staff_id,
+                detail={"status": status},
+            )
+        )
 
     async def _withdraw_rings(self, staff_id: int, reason: str) -> None:
         for conversation in await self.routing.rings_of(staff_id):
             ended = await self.routing.end_ring(conversation.id, staff_id)
             if ended is not None:
-                await self._ring_ended(ended, "missed", reason)
+                await self._ring_ended(ended, reason)
 
     async def set_presence(
         self,
@@ -308,6 +343,7 @@ class Router:
         if presence.status == "away":
             await self._withdraw_rings(member.id, "away")
         await self.outbound.to_staff(member.id, ServerEvent.PRESENCE, {"status": presence.shown})
+        await self._presence_changed(member.id, presence.shown)
         self.queue.stale()
         await self.dispatch()
         return presence
@@ -336,7 +372,15 @@ class Router:
         front (they keep their original place)."""
         log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
         for conversation in requeued:
-            await self.store.record_event(conversation.id, "requeued", self.clock.now(), staff_id)
+            await self.events.publish(
+                DomainEvent(
+                    EventKind.CONVERSATION_REQUEUED,
+                    self.clock.now(),
+                    "system",
+                    conversation.id,
+                    staff_id,
+                )
+            )
             for listener in self.on_requeue:
                 await listener(conversation)
             posted = await self.post_system(conversation, "requeued", None)
@@ -347,6 +391,7 @@ class Router:
         for staff_id in staff_ids:
             log.info("staff %s lost their node; grace period started", staff_id)
             await self._withdraw_rings(staff_id, "offline")
+            await self._presence_changed(staff_id, "offline")
 
     async def start(self, *, alone: bool) -> None:
         """This node starts and beats. ``alone`` (one node, no shared manager): every other

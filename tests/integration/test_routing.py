@@ -3,6 +3,7 @@ language, and the grace period of a staff member whose console drops."""
 
 import pytest
 
+from server.keys import STORE
 from tests.support import Peer, Server, customer, staff_peer
 
 
@@ -153,3 +154,29 @@ async def test_away_agents_are_not_rung(server: Server, clients: list[Peer]) -> 
     await ana.ok("presence.set", {"status": "away"})
     assert (await ana.wait_for("ring.cancelled"))["reason"] == "away"
     await visitor.wait_for("conversation.state", lambda d: d["conversation"]["status"] == "queued")
+
+
+@pytest.mark.settings(ring_timeout=0.5)
+async def test_the_event_log_tells_the_conversation_s_story(
+    server: Server, clients: list[Peer]
+) -> None:
+    first, second = await server.add_staff("Ana"), await server.add_staff("Ben")
+    ana, ben = await staff_peer(server, first), await staff_peer(server, second)
+    clients += [ana, ben]
+    visitor, cid = await waiting_customer(server, clients)
+    await ana.wait_for("ring", rung_for(cid))
+    await ana.wait_for("ring.cancelled")  # Ana lets it ring out
+    await ben.wait_for("ring", rung_for(cid))
+    await ben.ok("ring.accept", {"conversation_id": cid})
+    await visitor.ok("conversation.end", {"conversation_id": cid})
+
+    logged = await server.app[STORE].list_events(cid)
+    assert [(e.kind.value, e.actor, e.staff_id) for e in logged] == [
+        ("conversation.queued", "customer", None),
+        ("conversation.rung", "system", first.id),
+        ("conversation.missed", "system", first.id),
+        ("conversation.rung", "system", second.id),
+        ("conversation.accepted", "staff", second.id),
+        ("conversation.ended", "customer", second.id),
+    ]
+    assert logged[2].detail == {"reason": "timeout"}

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from server.migrate import alembic_config, migrate
 from server.store import DuplicateError, SqlStore
 from server.tables import metadata
+from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import Changes, Conversation, NewConversation, NewMessage, Owners, Site
 from tests.support import until
 
@@ -275,9 +276,16 @@ async def test_recent_handling_seconds(store: SqlStore) -> None:
     assert await store.recent_handling_seconds(limit=1) == [61.0]
 
 
-async def test_record_event(store: SqlStore) -> None:
+async def test_the_event_log_keeps_what_happened_in_order(store: SqlStore) -> None:
     conversation = await make_conversation(store)
-    await store.record_event(conversation.id, "rung", NOW, staff_id=7, detail={"timeout": 20})
+    rung = DomainEvent(EventKind.CONVERSATION_RUNG, NOW, "system", conversation.id, 7)
+    away = DomainEvent(
+        EventKind.PRESENCE_CHANGED, NOW + 1, "staff", staff_id=7, detail={"status": "away"}
+    )
+    await store.append_event(rung)
+    await store.append_event(away)
+    assert await store.list_events() == [rung, away]
+    assert await store.list_events(conversation.id) == [rung]
 
 
 async def test_sessions_expire(store: SqlStore) -> None:

@@ -23,7 +23,9 @@ async def make_staff(store: SqlStore, name: str, max_chats: int = 3) -> StaffMem
     )
 
 
-async def on_duty(store: SqlStore, member: StaffMember, node: str = "node-a", sid: str = "") -> None:
+async def on_duty(
+    store: SqlStore, member: StaffMember, node: str = "node-a", sid: str = ""
+) -> None:
     await store.heartbeat(node, NOW)
     await store.attach_socket(node, sid or f"sid-{member.id}", member, NOW)
     await store.set_presence(member, "available", None, NOW)

@@ -1,0 +1,73 @@
+"""The closed catalogue of domain events: every change the real-time domain makes is one of
+these, published through the ``Publisher`` port (``signaling.ports``). The server stores them
+in an append-only log (the conversation, the actor and the time) for analytics and audit,
+then hands them to its subscribers. ``tests/unit/test_catalogues.py`` freezes the set.
+
+Messages and read markers are announced too, but their own tables are their log (a message
+is stored once, with its seq, sender and time), so the event log does not repeat them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+Actor = Literal["customer", "staff", "system"]
+
+
+class EventKind(StrEnum):
+    """What happened. Each line says when it fires and what ``detail`` carries."""
+
+    CONVERSATION_QUEUED = "conversation.queued"
+    """A customer opened a conversation; it waits. Detail: ``channel``."""
+    CONVERSATION_RUNG = "conversation.rung"
+    """A staff member (``staff_id``) is rung for it."""
+    CONVERSATION_ACCEPTED = "conversation.accepted"
+    """The rung staff member took it; it is active."""
+    CONVERSATION_DECLINED = "conversation.declined"
+    """The rung staff member passed; it waits again."""
+    CONVERSATION_MISSED = "conversation.missed"
+    """A ring ended unanswered. Detail: ``reason`` (timeout, offline, away)."""
+    CONVERSATION_ABANDONED = "conversation.abandoned"
+    """The customer left before anyone answered."""
+    CONVERSATION_REQUEUED = "conversation.requeued"
+    """Its staff member (``staff_id``) did not come back within the grace period; it waits
+    again at its original place."""
+    CONVERSATION_ENDED = "conversation.ended"
+    """An active conversation ended (the actor says who ended it)."""
+    MESSAGE_STORED = "message.stored"
+    """A message was committed. Detail: ``seq``. Not repeated in the event log."""
+    CONVERSATION_READ = "conversation.read"
+    """One side has read up to ``seq`` (detail). Not repeated in the event log."""
+    CALL_STARTED = "call.started"
+    """A call started. Detail: ``call_id``, ``channel``."""
+    CALL_SWITCHED = "call.switched"
+    """The running call moved to another channel. Detail: ``call_id``, ``channel``,
+    ``previous``."""
+    CALL_ENDED = "call.ended"
+    """A call ended. Detail: ``call_id``, ``reason``, ``duration_s``."""
+    CALL_PROPOSED = "call.proposed"
+    """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
+    CALL_PROPOSAL_ANSWERED = "call.proposal_answered"
+    """The customer answered a proposal. Detail: ``proposal_id``, ``accepted``."""
+    PRESENCE_CHANGED = "presence.changed"
+    """A staff member's presence changed. Detail: ``status``."""
+
+
+# Kinds whose own tables already are their log.
+NOT_LOGGED = frozenset({EventKind.MESSAGE_STORED, EventKind.CONVERSATION_READ})
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """One thing that happened, at ``at`` (epoch seconds), by ``actor`` (``staff_id`` when
+    it concerns or was done by a staff member)."""
+
+    kind: EventKind
+    at: float
+    actor: Actor
+    conversation_id: str | None = None
+    staff_id: int | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
