@@ -115,7 +115,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
-    signaling = Signaling(router, Conversations(store, clock, router, outbound), calls, auth)
+    signaling = Signaling(
+        router, Conversations(store, clock, router, outbound), calls, auth, outbound
+    )
     signaling.mount(app[SIO])
     await router.start(alone=True)
     await calls.recover()

@@ -20,8 +20,16 @@ from typing import Any, Literal
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
-from signaling.outbound import Outbound
-from signaling.ports import Changes, Clock, Conversation, EndedBy, IceProvider, Side, Store
+from signaling.ports import (
+    Changes,
+    Clock,
+    Conversation,
+    Delivery,
+    EndedBy,
+    IceProvider,
+    Side,
+    Store,
+)
 from signaling.protocol import CallChannel, CallView, Channel
 from signaling.routing import Router
 from signaling.views import millis
@@ -67,7 +75,7 @@ class Calls:
     """The running calls of this process: one per conversation, one per staff member."""
 
     def __init__(
-        self, store: Store, clock: Clock, router: Router, outbound: Outbound, ice: IceProvider
+        self, store: Store, clock: Clock, router: Router, outbound: Delivery, ice: IceProvider
     ) -> None:
         self.store = store
         self.clock = clock

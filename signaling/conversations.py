@@ -12,12 +12,12 @@ from typing import Any
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
-from signaling.outbound import Outbound
 from signaling.ports import (
     Changes,
     Clock,
     Conversation,
     CustomerIdentity,
+    Delivery,
     Message,
     NewConversation,
     NewMessage,
@@ -60,7 +60,7 @@ def new_conversation_id() -> str:
 class Conversations:
     """Conversation actions; the namespaces call these after decoding and authorising."""
 
-    def __init__(self, store: Store, clock: Clock, router: Router, outbound: Outbound) -> None:
+    def __init__(self, store: Store, clock: Clock, router: Router, outbound: Delivery) -> None:
         self.store = store
         self.clock = clock
         self.router = router

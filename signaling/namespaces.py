@@ -16,7 +16,7 @@ from signaling.conversations import Conversations, not_assigned
 from signaling.dispatch import ProtocolNamespace, refuse
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import CustomerEvent, ServerEvent, StaffEvent
-from signaling.outbound import CUSTOMER_NS, STAFF_NS
+from signaling.outbound import CUSTOMER_NS, STAFF_NS, Outbound
 from signaling.ports import Auth, Conversation, CustomerIdentity, Side, StaffMember
 from signaling.protocol import (
     CUSTOMER_PAYLOADS,
@@ -97,14 +97,19 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
     side: Side = "customer"
 
     def __init__(
-        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+        self,
+        auth: Auth,
+        conversations: Conversations,
+        router: Router,
+        calls: Calls,
+        outbound: Outbound,
     ) -> None:
         super().__init__(CUSTOMER_NS)
         self.auth = auth
         self.conversations = conversations
         self.router = router
         self.calls = calls
-        self.outbound = conversations.outbound
+        self.outbound = outbound
         self._customers: dict[str, CustomerIdentity] = {}
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
@@ -208,14 +213,19 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
     side: Side = "staff"
 
     def __init__(
-        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+        self,
+        auth: Auth,
+        conversations: Conversations,
+        router: Router,
+        calls: Calls,
+        outbound: Outbound,
     ) -> None:
         super().__init__(STAFF_NS)
         self.auth = auth
         self.conversations = conversations
         self.router = router
         self.calls = calls
-        self.outbound = conversations.outbound
+        self.outbound = outbound
         self._staff: dict[str, StaffMember] = {}
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
@@ -344,13 +354,19 @@ class Signaling:
     """The real-time domain, assembled: mount it on a socket.io server."""
 
     def __init__(
-        self, router: Router, conversations: Conversations, calls: Calls, auth: Auth
+        self,
+        router: Router,
+        conversations: Conversations,
+        calls: Calls,
+        auth: Auth,
+        outbound: Outbound,
     ) -> None:
         self.router = router
         self.conversations = conversations
         self.calls = calls
-        self.customer = CustomerNamespace(auth, conversations, router, calls)
-        self.staff = StaffNamespace(auth, conversations, router, calls)
+        self.outbound = outbound
+        self.customer = CustomerNamespace(auth, conversations, router, calls, outbound)
+        self.staff = StaffNamespace(auth, conversations, router, calls, outbound)
 
     def mount(self, sio: socketio.AsyncServer) -> None:
         sio.register_namespace(self.customer)
@@ -358,4 +374,4 @@ class Signaling:
 
     async def sign_out(self, staff_id: int) -> None:
         """Close a staff member's console sockets (their session is gone)."""
-        await self.router.outbound.disconnect_staff(staff_id)
+        await self.outbound.disconnect_staff(staff_id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from signaling.domain_events import DomainEvent
+from signaling.events import ServerEvent
 
 Status = Literal["queued", "ringing", "active", "ended"]
 Sender = Literal["customer", "staff", "system"]
@@ -395,6 +396,37 @@ class RoutingStore(Protocol):
     async def staffing(self, now: float) -> Staffing:
         """Connected, available staff and their free and total chat slots."""
         ...
+
+
+class Delivery(Protocol):
+    """How the domain reaches people: server events to a conversation's customer sockets, to
+    a staff member's consoles, or to every console. Implemented by the socket.io adapter
+    (``signaling.outbound``); emits are hints, so nothing here waits for a client."""
+
+    async def to_customer(
+        self,
+        conversation_id: str,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None: ...
+
+    async def to_staff(
+        self, staff_id: int, event: ServerEvent, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None: ...
+
+    async def to_both(
+        self,
+        conversation_id: str,
+        assignee_id: int | None,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        """The same payload to the staff member, if assigned, and to the customer."""
+        ...
+
+    async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None: ...
 
 
 class Publisher(Protocol):

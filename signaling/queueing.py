@@ -20,8 +20,16 @@ from collections.abc import Callable
 from typing import Any
 
 from signaling.events import ServerEvent
-from signaling.outbound import Outbound
-from signaling.ports import Clock, Conversation, RoutingStore, Staffing, Status, Store, TimerHandle
+from signaling.ports import (
+    Clock,
+    Conversation,
+    Delivery,
+    RoutingStore,
+    Staffing,
+    Status,
+    Store,
+    TimerHandle,
+)
 from signaling.protocol import ConversationView
 from signaling.views import conversation_view
 
@@ -38,7 +46,7 @@ class QueueFeed:
         store: Store,
         routing: RoutingStore,
         clock: Clock,
-        outbound: Outbound,
+        outbound: Delivery,
         names: Callable[[int | None], str | None],
         default_handling: float,
         refresh_every: float = 1.0,

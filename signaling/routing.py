@@ -24,11 +24,11 @@ from typing import Any, Literal
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
-from signaling.outbound import Outbound
 from signaling.ports import (
     Changes,
     Clock,
     Conversation,
+    Delivery,
     EndedBy,
     EndedRing,
     NewMessage,
@@ -69,7 +69,7 @@ class Router:
         store: Store,
         routing: RoutingStore,
         clock: Clock,
-        outbound: Outbound,
+        outbound: Delivery,
         policy: RoutingPolicy,
         node_id: str,
         events: Publisher,
