@@ -1,0 +1,528 @@
+"""In-memory fakes of the domain's ports, for unit tests on a fake clock: no sockets, no
+database, no real timers. ``MemoryStore`` keeps the same contract as ``SqlStore`` for what
+routing and conversations use (compare-and-set updates, gapless seqs, idempotent appends);
+the store tests hold ``SqlStore`` to that contract on both databases."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from signaling.domain_events import DomainEvent
+from signaling.events import ServerEvent
+from signaling.ports import (
+    Appended,
+    Candidate,
+    Changes,
+    Chooser,
+    Conversation,
+    EndedRing,
+    Message,
+    NewConversation,
+    NewMessage,
+    Owners,
+    Presence,
+    Ring,
+    Side,
+    Site,
+    Staffing,
+    StaffMember,
+    Status,
+)
+
+# -- time -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeTimer:
+    due: float
+    callback: Callable[[], Any]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class FakeClock:
+    """Time that moves only when a test says so; ``advance`` runs what fell due, in order."""
+
+    current: float = 1_700_000_000.0
+    timers: list[FakeTimer] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.current
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> FakeTimer:
+        timer = FakeTimer(self.current + delay, callback)
+        self.timers.append(timer)
+        return timer
+
+    async def advance(self, seconds: float) -> None:
+        until = self.current + seconds
+        while True:
+            due = [t for t in self.timers if not t.cancelled and t.due <= until]
+            if not due:
+                break
+            timer = min(due, key=lambda t: t.due)
+            self.timers.remove(timer)
+            self.current = max(self.current, timer.due)
+            result = timer.callback()
+            if inspect.isawaitable(result):
+                await result
+        self.current = until
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    audience: str  # "customer:<conversation id>", "staff:<id>", "all-staff"
+    event: ServerEvent
+    data: dict[str, Any]
+
+
+@dataclass
+class RecordingDelivery:
+    """Keeps every emit, in order, with its audience."""
+
+    sent: list[Sent] = field(default_factory=list)
+
+    async def to_customer(
+        self,
+        conversation_id: str,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        self.sent.append(Sent(f"customer:{conversation_id}", event, data))
+
+    async def to_staff(
+        self, staff_id: int, event: ServerEvent, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
+        self.sent.append(Sent(f"staff:{staff_id}", event, data))
+
+    async def to_both(
+        self,
+        conversation_id: str,
+        assignee_id: int | None,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        if assignee_id is not None:
+            await self.to_staff(assignee_id, event, data)
+        await self.to_customer(conversation_id, event, data)
+
+    async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None:
+        self.sent.append(Sent("all-staff", event, data))
+
+    def to(self, audience: str, event: ServerEvent | None = None) -> list[dict[str, Any]]:
+        return [s.data for s in self.sent if s.audience == audience and event in (None, s.event)]
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Presence:
+    status: Literal["available", "away"] = "away"
+    media: frozenset[str] = frozenset()
+    idle_since: float = 0.0
+    grace_until: float | None = None
+
+
+class MemoryStore:
+    """``Store`` and ``RoutingStore`` in memory."""
+
+    def __init__(self) -> None:
+        self.sites: dict[int, Site] = {}
+        self.staff: dict[int, StaffMember] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.messages: dict[str, list[Message]] = {}
+        self.events: list[DomainEvent] = []
+        self.presence: dict[int, _Presence] = {}
+        self.sockets: dict[tuple[str, str], int] = {}
+        self.nodes: dict[str, float] = {}
+        self._ids = 0
+
+    # -- accounts (the few the domain reads) -------------------------------------------------
+
+    def add_site(self, key: str = "shop") -> Site:
+        site = Site(id=len(self.sites) + 1, key=key, name="Shop", allowed_origins=())
+        self.sites[site.id] = site
+        return site
+
+    def add_staff(
+        self, name: str, *, languages: tuple[str, ...] = (), max_chats: int = 3
+    ) -> StaffMember:
+        member = StaffMember(
+            len(self.staff) + 1, f"{name.lower()}@x.test", name, "agent", languages, max_chats
+        )
+        self.staff[member.id] = member
+        return member
+
+    async def get_site(self, key: str) -> Site | None:
+        return next((s for s in self.sites.values() if s.key == key), None)
+
+    async def get_staff(self, staff_id: int) -> StaffMember | None:
+        return self.staff.get(staff_id)
+
+    # -- conversations and messages ----------------------------------------------------------
+
+    async def create_conversation(self, new: NewConversation, now: float) -> Conversation:
+        self._ids += 1
+        conversation = Conversation(
+            id=f"c{self._ids:04d}",
+            site_id=new.site.id,
+            site_key=new.site.key,
+            visitor_id=new.visitor_id,
+            status="queued",
+            channel=new.channel,
+            language=new.language,
+            assignee_id=None,
+            ringing_staff_id=None,
+            last_seq=0,
+            customer_read_seq=0,
+            staff_read_seq=0,
+            visitor_name=new.visitor_name,
+            page_url=new.page_url,
+            page_title=new.page_title,
+            created_at=now,
+            queued_at=now,
+            accepted_at=None,
+            ended_at=None,
+            ended_by=None,
+        )
+        self.conversations[conversation.id] = conversation
+        self.messages[conversation.id] = []
+        return conversation
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return self.conversations.get(conversation_id)
+
+    async def open_conversation_for(self, site_id: int, visitor_id: str) -> Conversation | None:
+        found = [
+            c
+            for c in self.conversations.values()
+            if c.site_id == site_id and c.visitor_id == visitor_id and c.status != "ended"
+        ]
+        return max(found, key=lambda c: c.created_at, default=None)
+
+    async def list_conversations(self, statuses: tuple[Status, ...]) -> list[Conversation]:
+        return self._ordered(c for c in self.conversations.values() if c.status in statuses)
+
+    @staticmethod
+    def _ordered(conversations: Any) -> list[Conversation]:
+        return sorted(conversations, key=lambda c: (c.queued_at, c.id))
+
+    async def update_conversation(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        expect_status: tuple[Status, ...] | None = None,
+        expect_assignee: int | None = None,
+    ) -> Conversation | None:
+        current = self.conversations.get(conversation_id)
+        if current is None:
+            return None
+        if expect_status is not None and current.status not in expect_status:
+            return None
+        if expect_assignee is not None and current.assignee_id != expect_assignee:
+            return None
+        values: dict[str, Any] = {
+            name: getattr(changes, name)
+            for name in (
+                "status",
+                "assignee_id",
+                "ringing_staff_id",
+                "queued_at",
+                "accepted_at",
+                "ended_at",
+                "ended_by",
+                "page_url",
+                "page_title",
+            )
+            if getattr(changes, name) is not None
+        }
+        if changes.clear_assignee:
+            values["assignee_id"] = None
+        if changes.clear_ringing:
+            values["ringing_staff_id"] = None
+        values.update(changes.extra)
+        return self._set(current, **values)
+
+    def _set(self, conversation: Conversation, **values: Any) -> Conversation:
+        updated = replace(conversation, **values)
+        self.conversations[updated.id] = updated
+        return updated
+
+    async def append_message(
+        self, new: NewMessage, now: float, admit: Callable[[Owners], None] | None = None
+    ) -> Appended:
+        conversation = self.conversations.get(new.conversation_id)
+        if conversation is None:
+            raise KeyError(new.conversation_id)
+        owners = Owners(
+            conversation.status,
+            conversation.site_id,
+            conversation.visitor_id,
+            conversation.assignee_id,
+        )
+        if admit is not None:
+            admit(owners)
+        stored = self.messages[new.conversation_id]
+        if new.client_msg_id is not None:
+            for message in stored:
+                if message.client_msg_id == new.client_msg_id:
+                    return Appended(message, False, owners)
+        message = Message(
+            conversation_id=new.conversation_id,
+            seq=conversation.last_seq + 1,
+            client_msg_id=new.client_msg_id,
+            sender=new.sender,
+            author_id=new.author_id,
+            author_name=new.author_name,
+            kind=new.kind,
+            body=new.body,
+            created_at=now,
+            detail=json.loads(json.dumps(dict(new.detail))) if new.detail else None,
+        )
+        stored.append(message)
+        self._set(conversation, last_seq=message.seq)
+        return Appended(message, True, owners)
+
+    async def messages_after(
+        self, conversation_id: str, after_seq: int, limit: int = 500
+    ) -> list[Message]:
+        return [m for m in self.messages.get(conversation_id, []) if m.seq > after_seq][:limit]
+
+    async def set_read(self, conversation_id: str, side: Side, seq: int) -> None:
+        conversation = self.conversations[conversation_id]
+        column = f"{side}_read_seq"
+        capped = min(seq, conversation.last_seq)
+        if getattr(conversation, column) < capped:
+            self._set(conversation, **{column: capped})
+
+    async def append_event(self, event: DomainEvent) -> None:
+        self.events.append(event)
+
+    async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
+        return [e for e in self.events if conversation_id in (None, e.conversation_id)]
+
+    async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
+        handled = [
+            c
+            for c in self.conversations.values()
+            if c.status == "ended" and c.accepted_at is not None and c.ended_at is not None
+        ]
+        handled.sort(key=lambda c: c.ended_at or 0, reverse=True)
+        return [(c.ended_at or 0) - (c.accepted_at or 0) for c in handled[:limit]]
+
+    # -- routing state ---------------------------------------------------------------------------
+
+    def _connected(self, staff_id: int) -> bool:
+        return staff_id in self.sockets.values()
+
+    def _active(self, staff_id: int) -> list[Conversation]:
+        return self._ordered(
+            c
+            for c in self.conversations.values()
+            if c.status == "active" and c.assignee_id == staff_id
+        )
+
+    def _presence_of(self, staff_id: int) -> Presence:
+        row = self.presence[staff_id]
+        return Presence(
+            staff_id,
+            row.status,
+            self._connected(staff_id),
+            row.media,
+            row.idle_since,
+            row.grace_until,
+        )
+
+    def _ensure(self, staff_id: int, now: float) -> _Presence:
+        return self.presence.setdefault(staff_id, _Presence(idle_since=now))
+
+    def _start_grace(self, staff_id: int, now: float, grace: float) -> bool:
+        if self._connected(staff_id):
+            return False
+        row = self.presence.get(staff_id)
+        if row is not None and self._active(staff_id) and row.grace_until is None:
+            row.grace_until = now + grace
+        return True
+
+    async def heartbeat(self, node_id: str, now: float) -> None:
+        self.nodes[node_id] = now
+
+    async def forget_nodes(
+        self, now: float, grace: float, *, before: float | None = None, node_id: str | None = None
+    ) -> list[int]:
+        if node_id is not None:
+            gone = {node_id}
+        else:
+            gone = {n for n, beat in self.nodes.items() if before is not None and beat < before}
+        orphaned = {staff for (node, _), staff in self.sockets.items() if node in gone}
+        self.sockets = {key: s for key, s in self.sockets.items() if key[0] not in gone}
+        for node in gone:
+            self.nodes.pop(node, None)
+        return [s for s in sorted(orphaned) if self._start_grace(s, now, grace)]
+
+    async def attach_socket(
+        self, node_id: str, sid: str, member: StaffMember, now: float
+    ) -> Presence:
+        self._ensure(member.id, now).grace_until = None
+        self.sockets[(node_id, sid)] = member.id
+        return self._presence_of(member.id)
+
+    async def detach_socket(
+        self, node_id: str, sid: str, now: float, grace: float
+    ) -> Presence | None:
+        staff_id = self.sockets.pop((node_id, sid), None)
+        if staff_id is None:
+            return None
+        self._start_grace(staff_id, now, grace)
+        return self._presence_of(staff_id)
+
+    async def set_presence(
+        self,
+        member: StaffMember,
+        status: Literal["available", "away"],
+        media: frozenset[str] | None,
+        now: float,
+    ) -> Presence:
+        row = self._ensure(member.id, now)
+        if status == "available" and row.status != "available":
+            row.idle_since = now
+        row.status = status
+        if media is not None:
+            row.media = media
+        return self._presence_of(member.id)
+
+    async def get_presence(self, member: StaffMember, now: float) -> Presence:
+        if member.id not in self.presence:
+            return Presence(member.id, "away", False, frozenset(), now, None)
+        return self._presence_of(member.id)
+
+    def _free(self) -> list[Candidate]:
+        ringing = {c.ringing_staff_id for c in self.conversations.values() if c.status == "ringing"}
+        free = []
+        for staff_id, row in self.presence.items():
+            if row.status != "available" or not self._connected(staff_id):
+                continue
+            candidate = Candidate(
+                self.staff[staff_id],
+                "available",
+                len(self._active(staff_id)),
+                staff_id in ringing,
+                row.idle_since,
+                row.media,
+            )
+            if not candidate.ringing and candidate.has_capacity:
+                free.append(candidate)
+        return free
+
+    async def dispatch(self, now: float, ring_timeout: float, choose: Chooser) -> list[Ring]:
+        free = self._free()
+        rings = []
+        for conversation in await self.list_conversations(("queued",)):
+            if not free:
+                break
+            choice = choose(conversation, free)
+            if choice is None:
+                continue
+            staff_id, tried = choice
+            ringing = self._set(
+                conversation,
+                status="ringing",
+                ringing_staff_id=staff_id,
+                ring_deadline=now + ring_timeout,
+                tried=tried,
+            )
+            rings.append(Ring(ringing, staff_id))
+            free = [c for c in free if c.member.id != staff_id]
+        return rings
+
+    async def accept_ring(
+        self, conversation_id: str, member: StaffMember, now: float
+    ) -> Conversation | None:
+        current = self.conversations.get(conversation_id)
+        if current is None or current.status != "ringing":
+            return None
+        if current.ringing_staff_id != member.id:
+            return None
+        if len(self._active(member.id)) >= member.max_chats:
+            return None
+        self._ensure(member.id, now).idle_since = now
+        return self._set(
+            current,
+            status="active",
+            assignee_id=member.id,
+            ringing_staff_id=None,
+            ring_deadline=None,
+            tried=(),
+            accepted_at=now,
+        )
+
+    def _requeue(self, conversation: Conversation) -> Conversation:
+        return self._set(conversation, status="queued", ringing_staff_id=None, ring_deadline=None)
+
+    async def end_ring(self, conversation_id: str, staff_id: int) -> EndedRing | None:
+        current = self.conversations.get(conversation_id)
+        if current is None or current.status != "ringing" or current.ringing_staff_id != staff_id:
+            return None
+        return EndedRing(conversation_id, staff_id, self._requeue(current))
+
+    async def rings_of(self, staff_id: int) -> list[Conversation]:
+        return [
+            c
+            for c in self.conversations.values()
+            if c.status == "ringing" and c.ringing_staff_id == staff_id
+        ]
+
+    async def expire_rings(self, now: float) -> list[EndedRing]:
+        due = [
+            c
+            for c in self.conversations.values()
+            if c.status == "ringing" and (c.ring_deadline or 0) <= now
+        ]
+        return [EndedRing(c.id, c.ringing_staff_id or 0, self._requeue(c)) for c in due]
+
+    async def expire_grace(self, now: float) -> list[tuple[int, list[Conversation]]]:
+        done = []
+        for staff_id, row in self.presence.items():
+            if row.grace_until is None or row.grace_until > now:
+                continue
+            row.grace_until = None
+            if self._connected(staff_id):
+                continue
+            back = [self._set(c, status="queued", assignee_id=None) for c in self._active(staff_id)]
+            done.append((staff_id, back))
+        return done
+
+    async def assigned_to(self, staff_id: int) -> list[Conversation]:
+        return self._active(staff_id)
+
+    async def waiting(self) -> list[Conversation]:
+        return await self.list_conversations(("queued", "ringing"))
+
+    async def queue_position(self, conversation: Conversation) -> int | None:
+        waiting = [c.id for c in await self.waiting()]
+        return waiting.index(conversation.id) + 1 if conversation.id in waiting else None
+
+    async def staffing(self, now: float) -> Staffing:
+        serving = [
+            s
+            for s, row in self.presence.items()
+            if row.status == "available" and self._connected(s)
+        ]
+        return Staffing(
+            serving=len(serving),
+            open_slots=sum(max(0, self.staff[s].max_chats - len(self._active(s))) for s in serving),
+            capacity=sum(self.staff[s].max_chats for s in serving),
+        )
