@@ -61,7 +61,7 @@ async def test_migration_creates_all_tables(database_url: str) -> None:
     # the migrations build exactly the schema server/tables.py declares
     for name, table in metadata.tables.items():
         assert columns[name] == {c.name for c in table.columns}, name
-    assert version == "0002_calls"
+    assert version == "0003_calls_table"
 
 
 async def test_store_answers_ping(store: SqlStore) -> None:
