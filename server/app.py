@@ -114,7 +114,6 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     signaling = Signaling(router, Conversations(store, clock, router, outbound), calls, auth)
     signaling.mount(app[SIO])
     await router.recover()
-    await calls.recover()
     app[STORE] = store
     app[AUTH] = auth
     app[SIGNALING] = signaling

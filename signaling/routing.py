@@ -21,6 +21,7 @@ from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.outbound import Outbound
 from signaling.ports import (
+    Call,
     Changes,
     Clock,
     Conversation,
@@ -82,8 +83,9 @@ class Router:
         self._names: dict[int, str] = {}
         self._handling = policy.default_handling_seconds
         self._lock = asyncio.Lock()
-        # Told when a conversation goes back to the queue (its staff member did not return).
-        self.on_requeue: list[Callable[[Conversation], Awaitable[None]]] = []
+        # Told when a conversation's running call ended with it (the conversation ended, or
+        # went back to the queue), in the same transaction; before the conversation's own note.
+        self.on_call_ended: list[Callable[[Conversation, Call], Awaitable[None]]] = []
 
     # -- views ----------------------------------------------------------------------------
 
@@ -364,13 +366,17 @@ class Router:
         abandoned. Frees the assignee's capacity and rings for the next in line."""
         async with self._lock:
             now = self.clock.now()
-            ended = await self.store.update_conversation(
+            # Its running call ends in the same transaction: no call outlives it.
+            closed = await self.store.close_conversation(
                 conversation.id,
                 Changes(status="ended", ended_at=now, ended_by=by, clear_ringing=True),
+                "conversation_ended",
+                now,
                 expect_status=OPEN,
             )
-            if ended is None:
+            if closed is None:
                 raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
+            ended = closed.conversation
             waited = conversation.id in self._waiting
             self._waiting.pop(conversation.id, None)
             self._tried.pop(conversation.id, None)
@@ -400,6 +406,7 @@ class Router:
                     self._handling = sum(durations) / len(durations)
             log.info("conversation %s ended by %s", conversation.id, by)
             await self._dispatch()
+        await self._call_ended(ended, closed.call)
         ended = await self.post_system(ended, "ended", None)
         await self.announce(ended)
         if waited:
@@ -466,29 +473,36 @@ class Router:
 
     async def _on_grace_over(self, staff_id: int) -> None:
         """The agent did not come back: their conversations return to the queue, in front."""
-        requeued: list[Conversation] = []
+        requeued: list[tuple[Conversation, Call | None]] = []
         async with self._lock:
             agent = self.roster.get(staff_id)
             if agent is None or agent.connected:
                 return
             agent.grace = None
             for conversation_id in sorted(agent.active):
-                back = await self.store.update_conversation(
+                closed = await self.store.close_conversation(
                     conversation_id,
                     Changes(status="queued", clear_assignee=True),
+                    "requeued",
+                    self.clock.now(),
                     expect_status=("active",),
                     expect_assignee=staff_id,
                 )
                 agent.active.discard(conversation_id)
-                if back is None:
+                if closed is None:
                     continue
+                back = closed.conversation
                 self._waiting[back.id] = back
                 await self.store.record_event(back.id, "requeued", self.clock.now(), staff_id)
-                requeued.append(back)
+                requeued.append((back, closed.call))
             log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
             await self._dispatch()
-        for conversation in requeued:
-            for listener in self.on_requeue:
-                await listener(conversation)
+        for conversation, call in requeued:
+            await self._call_ended(conversation, call)
             await self.post_system(conversation, "requeued", None)
         await self.announce_queue()
+
+    async def _call_ended(self, conversation: Conversation, call: Call | None) -> None:
+        if call is not None:
+            for listener in self.on_call_ended:
+                await listener(conversation, call)
