@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -20,6 +21,7 @@ from server.migrate import alembic_config, migrate
 from server.store import SqlStore
 from server.tables import calls
 from signaling.ports import CallRefused, Changes, Conversation, NewCall, NewConversation
+from tests.fakes import MemoryStore
 
 NOW = 1_700_000_000.0
 _names = itertools.count(1)
@@ -261,13 +263,21 @@ async def test_the_database_itself_allows_one_running_call_per_conversation_and_
     row = {"channel": "voice", "started_by": "customer", "started_at": NOW}
     for n, (cid, sid) in enumerate([(conversation.id, other_staff), (other.id, staff_id)]):
         values = {**row, "id": f"{n:032d}", "conversation_id": cid, "staff_id": sid}
-        insert = sa.insert(calls).values(values)
         with pytest.raises(IntegrityError):
-            await store._run(lambda conn, insert=insert: conn.execute(insert))
+            await insert_call(store, values)
     # ended calls do not count
     ended = {**row, "id": "e" * 32, "conversation_id": conversation.id, "staff_id": staff_id}
-    ended["ended_at"] = NOW
-    await store._run(lambda conn: (conn.execute(sa.insert(calls).values(ended)), conn.commit()))
+    await insert_call(store, {**ended, "ended_at": NOW})
+
+
+async def insert_call(store: SqlStore, values: dict[str, Any]) -> None:
+    """A row straight into ``calls``, past the store's own checks."""
+
+    def work(conn: Connection) -> None:
+        conn.execute(sa.insert(calls).values(values))
+        conn.commit()
+
+    await store._run(work)
 
 
 async def test_starts_in_two_conversations_of_one_staff_member_at_once_make_one_call(
@@ -376,3 +386,10 @@ async def test_an_upgrade_carries_over_the_calls_running_before_it(database_url:
         assert await store.running_call_of_staff(7) == running
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda check: check.__name__)
+async def test_memory_store_keeps_the_calls_contract(check: Check) -> None:
+    """The unit tests' fake (tests/fakes.py) is held to the same contract."""
+    store = MemoryStore()
+    await check(store, Setup(store))
