@@ -120,7 +120,6 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     )
     signaling.mount(app[SIO])
     await router.start(alone=True)
-    await calls.recover()
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     app[STORE] = store

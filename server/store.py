@@ -1,6 +1,7 @@
 """The SQL store: implements ``signaling.ports.Store`` on SQLite (default) or PostgreSQL.
 
-Conversations and messages live here; sites, staff and sessions in ``server.accounts``.
+Conversations and messages live here; sites, staff and sessions in ``server.accounts``;
+calls and call proposals in ``server.store_calls``.
 Every public method is one transaction. ``append_message`` is the delivery contract: the
 message and its ``seq`` are committed together before it returns.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.accounts import Accounts, DuplicateError, commit
+from server.store_calls import CallStore
 from server.store_routing import RoutingState
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
@@ -237,7 +239,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, RoutingState):
+class SqlStore(Accounts, CallStore, RoutingState):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 
@@ -373,21 +375,31 @@ class SqlStore(Accounts, RoutingState):
         ``changes.extra`` may set ``channel``, ``language`` and ``visitor_name``; any other
         key raises ``ValueError``.
         """
+        statement = self._conversation_update(
+            conversation_id, changes, expect_status, expect_assignee
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        return await self._conversation(row)
+
+    def _conversation_update(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        expect_status: tuple[Status, ...] | None,
+        expect_assignee: int | None,
+    ) -> sa.Executable:
+        """``update_conversation``'s statement (also run inside ``close_conversation``'s
+        transaction): an ``UPDATE ... WHERE ... RETURNING`` the row, or None if no match."""
         values = _changed_values(changes)
         where = [conversations.c.id == conversation_id]
         if expect_status is not None:
             where.append(conversations.c.status.in_(expect_status))
         if expect_assignee is not None:
             where.append(conversations.c.assignee_id == expect_assignee)
-        statement: sa.Executable
         if values:
-            statement = (
-                sa.update(conversations).where(*where).values(values).returning(conversations)
-            )
-        else:  # nothing to change: still answer whether the row matches
-            statement = sa.select(conversations).where(*where)
-        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
-        return await self._conversation(row)
+            return sa.update(conversations).where(*where).values(values).returning(conversations)
+        # nothing to change: still answer whether the row matches
+        return sa.select(conversations).where(*where)
 
     # -- messages ------------------------------------------------------------------------
 

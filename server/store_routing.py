@@ -19,10 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from server.accounts import commit, staff_from_row
+from server.store_calls import close_calls
 from server.tables import conversations, nodes, staff, staff_presence, staff_sockets
 from signaling.ports import (
+    Call,
     Candidate,
     Chooser,
+    Closed,
     Conversation,
     EndedRing,
     Presence,
@@ -411,11 +414,11 @@ class RoutingState:
             for row, staff_id in await self._run(work)
         ]
 
-    async def expire_grace(self, now: float) -> list[tuple[int, list[Conversation]]]:
+    async def expire_grace(self, now: float) -> list[tuple[int, list[Closed]]]:
         """Return to the queue the conversations of staff whose grace has passed and who have
-        not come back."""
+        not come back; their running calls end in the same transaction."""
 
-        def work(conn: Connection) -> list[tuple[int, list[AnyRow]]]:
+        def work(conn: Connection) -> list[tuple[int, list[tuple[AnyRow, Call | None]]]]:
             due = list(
                 conn.scalars(
                     sa.select(staff_presence.c.staff_id)
@@ -423,7 +426,7 @@ class RoutingState:
                     .with_for_update(skip_locked=True)
                 )
             )
-            done: list[tuple[int, list[AnyRow]]] = []
+            done: list[tuple[int, list[tuple[AnyRow, Call | None]]]] = []
             for staff_id in due:
                 conn.execute(
                     sa.update(staff_presence)
@@ -442,15 +445,29 @@ class RoutingState:
                         conversations.c.assignee_id == staff_id,
                     )
                     .values(status="queued", assignee_id=None)
-                    .returning(conversations)
+                    .returning(conversations.c.id)
                 ).all()
-                done.append((staff_id, sorted(rows, key=lambda r: (r.queued_at, r.id))))
+                closed = []
+                for (conversation_id,) in rows:
+                    call = close_calls(conn, conversation_id, "requeued", now)
+                    row = conn.execute(
+                        sa.select(conversations).where(conversations.c.id == conversation_id)
+                    ).one()
+                    closed.append((row, call))
+                closed.sort(key=lambda pair: (pair[0].queued_at, pair[0].id))
+                done.append((staff_id, closed))
             conn.commit()
             return done
 
-        return [
-            (staff_id, await self._conversations(rows)) for staff_id, rows in await self._run(work)
-        ]
+        result: list[tuple[int, list[Closed]]] = []
+        for staff_id, closed in await self._run(work):
+            back = []
+            for row, call in closed:
+                conversation = await self._conversation(row)
+                if conversation is not None:
+                    back.append(Closed(conversation, call))
+            result.append((staff_id, back))
+        return result
 
     async def assigned_to(self, staff_id: int) -> list[Conversation]:
         """The staff member's active conversations, oldest first."""

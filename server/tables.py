@@ -167,3 +167,61 @@ staff_sockets = sa.Table(
     sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False, index=True),
     sa.Column("connected_at", sa.Double, nullable=False),
 )
+
+# A call is running while ended_at is NULL. The two partial unique indexes are the
+# database's own guarantee, whichever node asks: one running call per conversation, one per
+# staff member (calls are their own capacity).
+_RUNNING = sa.text("ended_at IS NULL")
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # 32 hex characters
+    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # voice | video | oneway
+    sa.Column("started_by", sa.String(16), nullable=False),  # customer | staff
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("ended_by", sa.String(16), nullable=True),  # customer | staff | system
+    sa.Column("end_reason", sa.String(32), nullable=True),
+    sa.Index(None, "conversation_id", "started_at"),
+    sa.Index(
+        "uq_calls_running_conversation",
+        "conversation_id",
+        unique=True,
+        sqlite_where=_RUNNING,
+        postgresql_where=_RUNNING,
+    ),
+    sa.Index(
+        "uq_calls_running_staff",
+        "staff_id",
+        unique=True,
+        sqlite_where=_RUNNING,
+        postgresql_where=_RUNNING,
+    ),
+)
+
+# The staff member's call.propose and the customer's answer. Open while answer is NULL; at
+# most one open per conversation, so a customer on any node answers the proposal made on any
+# other.
+call_proposals = sa.Table(
+    "call_proposals",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # chat | voice | video | oneway
+    sa.Column("proposed_at", sa.Double, nullable=False),
+    sa.Column("answered_at", sa.Double, nullable=True),
+    # accepted | declined | superseded (a newer proposal) | withdrawn (the conversation left
+    # active)
+    sa.Column("answer", sa.String(16), nullable=True),
+    sa.Index(None, "conversation_id", "proposed_at"),
+    sa.Index(
+        "uq_call_proposals_open",
+        "conversation_id",
+        unique=True,
+        sqlite_where=sa.text("answer IS NULL"),
+        postgresql_where=sa.text("answer IS NULL"),
+    ),
+)

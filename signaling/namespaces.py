@@ -41,7 +41,7 @@ from signaling.protocol import (
     ok,
 )
 from signaling.routing import Router
-from signaling.views import message_view
+from signaling.views import call_view, message_view
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,13 @@ class CallHandlers:
     async def running_call(self, conversation: Conversation) -> dict[str, Any] | None:
         """The conversation's running call with this side's ICE configuration, for a client
         catching up after a reconnect (a signaling reconnect does not end a call)."""
-        call = self.calls.running(conversation.id)
+        call = await self.calls.running(conversation.id)
         if call is None:
             return None
-        return {"call": call.view().to_wire(), "ice": await self.calls.ice_for(call, self.side)}
+        return {
+            "call": call_view(call).to_wire(),
+            "ice": await self.calls.ice_for(conversation, call, self.side),
+        }
 
     async def on_call_offer(self, sid: str, request: CallSdp) -> dict[str, Any]:
         return await self._relay(sid, ServerEvent.CALL_OFFER, request)
@@ -86,7 +89,7 @@ class CallHandlers:
     async def on_call_end(self, sid: str, request: EndCall) -> dict[str, Any]:
         conversation = await self.conversation_for(sid, request.conversation_id)
         call = await self.calls.end(conversation, request.call_id, self.side, request.reason)
-        return ok(call=call.view().to_wire())
+        return ok(call=call_view(call).to_wire())
 
 
 class CustomerNamespace(CallHandlers, ProtocolNamespace):
@@ -162,7 +165,10 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
     async def on_call_start(self, sid: str, request: StartCall) -> dict[str, Any]:
         conversation = await self.conversation_for(sid, request.conversation_id)
         call = await self.calls.start(conversation, self.side, request.channel)
-        return ok(call=call.view().to_wire(), ice=await self.calls.ice_for(call, self.side))
+        return ok(
+            call=call_view(call).to_wire(),
+            ice=await self.calls.ice_for(conversation, call, self.side),
+        )
 
     async def on_call_respond(self, sid: str, request: RespondCall) -> dict[str, Any]:
         conversation = await self.conversation_for(sid, request.conversation_id)
@@ -174,7 +180,6 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
             self.customer(sid), request.conversation_id
         )
         self.conversations.writable(conversation)
-        await self.calls.end_any(conversation, "conversation_ended")
         ended = await self.router.end(conversation, "customer")
         return ok(conversation=self.router.view(ended, for_staff=False).to_wire())
 
@@ -331,7 +336,6 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
     async def on_conversation_end(self, sid: str, request: ConversationRef) -> dict[str, Any]:
         conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
         self.conversations.writable(conversation)
-        await self.calls.end_any(conversation, "conversation_ended")
         ended = await self.router.end(conversation, "staff")
         return ok(conversation=self.router.view(ended, for_staff=True).to_wire())
 

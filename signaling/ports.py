@@ -10,12 +10,14 @@ from typing import Any, Literal, Protocol
 
 from signaling.domain_events import DomainEvent
 from signaling.events import ServerEvent
+from signaling.protocol import CallChannel, Channel
 
 Status = Literal["queued", "ringing", "active", "ended"]
 Sender = Literal["customer", "staff", "system"]
 Side = Literal["customer", "staff"]
 EndedBy = Literal["customer", "staff", "system"]
 Role = Literal["admin", "agent"]
+Answer = Literal["accepted", "declined", "superseded", "withdrawn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,75 @@ class Changes:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call in a conversation, as stored: running while ``ended_at`` is None. A
+    conversation has at most one running call and a staff member at most one, anywhere (the
+    database's unique indexes say so, not a process's memory)."""
+
+    id: str
+    conversation_id: str
+    staff_id: int
+    channel: CallChannel
+    started_by: Side
+    started_at: float
+    ended_at: float | None = None
+    ended_by: EndedBy | None = None
+    end_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """A call to start: the conversation, the staff member it must still be assigned to, the
+    channel and the side that asked."""
+
+    conversation_id: str
+    staff_id: int
+    channel: CallChannel
+    started_by: Side
+
+
+@dataclass(frozen=True, slots=True)
+class StartedCall:
+    """What ``Store.start_call`` did: the new call, and the conversation's previous call if it
+    ended in the same transaction (``switched``)."""
+
+    call: Call
+    switched: Call | None
+
+
+class CallRefused(Exception):
+    """``Store.start_call`` changed nothing: the conversation is not active with that staff
+    member (``not_active``), or the staff member is in a call elsewhere (``busy``)."""
+
+    def __init__(self, reason: Literal["not_active", "busy"]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The staff member's ``call.propose``: open while ``answer`` is None. A conversation has
+    at most one open proposal; a newer one supersedes it."""
+
+    id: str
+    conversation_id: str
+    staff_id: int
+    channel: Channel
+    proposed_at: float
+    answered_at: float | None = None
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """What ``Store.close_conversation`` did: the conversation as it now stands and the call
+    that ended with it, if one was running."""
+
+    conversation: Conversation
+    call: Call | None
+
+
 class Store(Protocol):
     """Durable state. Every method is one transaction; ``append_message`` commits before it
     returns, so an acknowledgement sent after it is a promise kept."""
@@ -226,6 +297,68 @@ class Store(Protocol):
 
     async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
         """``ended_at - accepted_at`` for the most recently ended handled conversations."""
+        ...
+
+    # -- calls: the running call of a conversation and of a staff member are rows, so any
+    # node answers; each change is one transaction holding the conversation's row.
+
+    async def start_call(self, new: NewCall, now: float) -> StartedCall:
+        """Start a call in one transaction holding the conversation's row: the conversation
+        must be ``active`` and assigned to ``new.staff_id``, and that staff member in no call
+        in another conversation; the conversation's running call, if any, ends as
+        ``switched`` (ended by ``new.started_by``) and its ``channel`` becomes the call's.
+        Raises ``CallRefused`` (and changes nothing) otherwise."""
+        ...
+
+    async def running_call(self, conversation_id: str) -> Call | None:
+        """The call running in this conversation, or None."""
+        ...
+
+    async def running_call_of_staff(self, staff_id: int) -> Call | None:
+        """The call this staff member is in, in whichever conversation, or None."""
+        ...
+
+    async def end_call(
+        self,
+        conversation_id: str,
+        call_id: str | None,
+        by: EndedBy,
+        reason: str,
+        now: float,
+    ) -> Call | None:
+        """End the conversation's running call (only if its id is ``call_id``, unless that
+        is None) and put the conversation's ``channel`` back to chat, in one transaction.
+        Returns the ended call, or None when no such call was running."""
+        ...
+
+    async def close_conversation(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        call_reason: str,
+        now: float,
+        expect_status: tuple[Status, ...] | None = None,
+        expect_assignee: int | None = None,
+    ) -> Closed | None:
+        """``update_conversation`` for a change that takes a conversation out of ``active``
+        (it ends, or returns to the queue). In the same transaction its running call ends
+        (ended by ``system``, reason ``call_reason``, channel back to chat) and an open
+        proposal is ``withdrawn``, so no call outlives its conversation, on any node. None
+        when the row did not match the expectations (nothing changed)."""
+        ...
+
+    async def propose_call(
+        self, conversation_id: str, staff_id: int, channel: Channel, now: float
+    ) -> Proposal | None:
+        """Open a proposal, superseding the conversation's open one, while the conversation is
+        ``active`` and assigned to ``staff_id`` (checked holding its row); None otherwise."""
+        ...
+
+    async def answer_proposal(
+        self, conversation_id: str, proposal_id: str, accepted: bool, now: float
+    ) -> Proposal | None:
+        """Answer the conversation's open proposal ``proposal_id`` (once: a second answer, a
+        superseded or withdrawn proposal gets None); returns it answered."""
         ...
 
 
@@ -376,9 +509,10 @@ class RoutingStore(Protocol):
         """Requeue every ring whose deadline has passed (each claimed by one node only)."""
         ...
 
-    async def expire_grace(self, now: float) -> list[tuple[int, list[Conversation]]]:
+    async def expire_grace(self, now: float) -> list[tuple[int, list[Closed]]]:
         """For each staff member whose grace deadline has passed and who is still not
-        connected: their active conversations, returned to the queue (keeping their place)."""
+        connected: their active conversations, returned to the queue (keeping their place),
+        each with the call that ended with it."""
         ...
 
     async def assigned_to(self, staff_id: int) -> list[Conversation]:

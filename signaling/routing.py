@@ -25,8 +25,10 @@ from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.ports import (
+    Call,
     Changes,
     Clock,
+    Closed,
     Conversation,
     Delivery,
     EndedBy,
@@ -90,8 +92,9 @@ class Router:
             self.staff.known_name,
             policy.default_handling_seconds,
         )
-        # Told when a conversation goes back to the queue (its staff member did not return).
-        self.on_requeue: list[Callable[[Conversation], Awaitable[None]]] = []
+        # Told when a conversation's running call ended with it (the conversation ended, or
+        # went back to the queue), in the same transaction; before the conversation's own note.
+        self.on_call_ended: list[Callable[[Conversation, Call], Awaitable[None]]] = []
 
     # -- views ----------------------------------------------------------------------------
 
@@ -259,13 +262,17 @@ class Router:
         """End an open conversation; a customer leaving before anyone answered is recorded as
         abandoned. Frees the assignee's capacity and rings for the next in line."""
         now = self.clock.now()
-        ended = await self.store.update_conversation(
+        # Its running call ends in the same transaction: no call outlives it.
+        closed = await self.store.close_conversation(
             conversation.id,
             Changes(status="ended", ended_at=now, ended_by=by, clear_ringing=True),
+            "conversation_ended",
+            now,
             expect_status=OPEN,
         )
-        if ended is None:
+        if closed is None:
             raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
+        ended = closed.conversation
         waited = conversation.status in WAITING
         if conversation.ringing_staff_id is not None:
             await self.outbound.to_staff(
@@ -289,6 +296,7 @@ class Router:
         log.info("conversation %s ended by %s", conversation.id, by)
         if waited:
             await self.queue.changed(ended)
+        await self._call_ended(ended, closed.call)
         ended = await self.post_system(ended, "ended", None)
         await self.announce(ended)
         await self.dispatch()
@@ -367,11 +375,12 @@ class Router:
             self.queue.stale()
             await self.dispatch()
 
-    async def _requeued(self, staff_id: int, requeued: list[Conversation]) -> None:
+    async def _requeued(self, staff_id: int, requeued: list[Closed]) -> None:
         """A staff member did not come back in time: their conversations wait again, in
-        front (they keep their original place)."""
+        front (they keep their original place); their calls ended with them."""
         log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
-        for conversation in requeued:
+        for closed in requeued:
+            conversation = closed.conversation
             await self.events.publish(
                 DomainEvent(
                     EventKind.CONVERSATION_REQUEUED,
@@ -381,11 +390,15 @@ class Router:
                     staff_id,
                 )
             )
-            for listener in self.on_requeue:
-                await listener(conversation)
+            await self._call_ended(conversation, closed.call)
             posted = await self.post_system(conversation, "requeued", None)
             await self.announce(posted)
             await self.queue.changed(posted)
+
+    async def _call_ended(self, conversation: Conversation, call: Call | None) -> None:
+        if call is not None:
+            for listener in self.on_call_ended:
+                await listener(conversation, call)
 
     async def _orphaned(self, staff_ids: list[int]) -> None:
         for staff_id in staff_ids:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from signaling.ports import Conversation, Message
-from signaling.protocol import ConversationView, MessageView, StaffRef, VisitorView
+from signaling.ports import Call, Conversation, Message
+from signaling.protocol import CallView, ConversationView, MessageView, StaffRef, VisitorView
 
 
 def millis(seconds: float | None) -> int | None:
@@ -64,4 +64,20 @@ def message_view(message: Message) -> MessageView:
         body=message.body,
         created_at=millis(message.created_at) or 0,
         detail=dict(message.detail) if message.detail else None,
+    )
+
+
+def call_view(call: Call) -> CallView:
+    """A call as both sides see it; ``duration_s`` once it has ended."""
+    duration = None if call.ended_at is None else round(call.ended_at - call.started_at)
+    return CallView(
+        id=call.id,
+        conversation_id=call.conversation_id,
+        channel=call.channel,
+        started_by=call.started_by,
+        started_at=millis(call.started_at) or 0,
+        ended_at=millis(call.ended_at),
+        ended_by=call.ended_by,
+        end_reason=call.end_reason,
+        duration_s=duration,
     )

@@ -1,12 +1,19 @@
-"""In-memory fakes of the domain's ports, for unit tests on a fake clock: no sockets, no
-database, no real timers. ``MemoryStore`` keeps the same contract as ``SqlStore`` for what
-routing and conversations use (compare-and-set updates, gapless seqs, idempotent appends);
-the store tests hold ``SqlStore`` to that contract on both databases."""
+"""In-memory fakes of the domain's ports, for unit tests with no sockets, no database and no
+real timers: ``MemoryStore`` (the ``Store`` and ``RoutingStore`` contracts; the calls part
+runs the same contract tests as the SQL store, tests/integration/test_store_calls.py, and
+tests/integration/test_store_routing.py holds ``SqlStore`` to the routing part),
+``FakeClock``, ``RecordingDelivery`` (the ``Delivery`` port), ``RecordingSio`` (under a real
+``Outbound``) and ``FakeIce``.
+
+Each ``MemoryStore`` method runs to its end without awaiting, so each is one transaction,
+as on the real store."""
 
 from __future__ import annotations
 
+import heapq
 import inspect
-import json
+import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -14,118 +21,36 @@ from typing import Any, Literal
 from signaling.domain_events import DomainEvent
 from signaling.events import ServerEvent
 from signaling.ports import (
+    Answer,
     Appended,
+    Call,
+    CallRefused,
     Candidate,
     Changes,
     Chooser,
+    Closed,
     Conversation,
+    EndedBy,
     EndedRing,
     Message,
+    NewCall,
     NewConversation,
     NewMessage,
     Owners,
     Presence,
+    Proposal,
     Ring,
+    Role,
     Side,
     Site,
     Staffing,
     StaffMember,
+    StartedCall,
     Status,
 )
+from signaling.protocol import Channel
 
-# -- time -------------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeTimer:
-    due: float
-    callback: Callable[[], Any]
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when a test says so; ``advance`` runs what fell due, in order."""
-
-    current: float = 1_700_000_000.0
-    timers: list[FakeTimer] = field(default_factory=list)
-
-    def now(self) -> float:
-        return self.current
-
-    def call_later(self, delay: float, callback: Callable[[], Any]) -> FakeTimer:
-        timer = FakeTimer(self.current + delay, callback)
-        self.timers.append(timer)
-        return timer
-
-    async def advance(self, seconds: float) -> None:
-        until = self.current + seconds
-        while True:
-            due = [t for t in self.timers if not t.cancelled and t.due <= until]
-            if not due:
-                break
-            timer = min(due, key=lambda t: t.due)
-            self.timers.remove(timer)
-            self.current = max(self.current, timer.due)
-            result = timer.callback()
-            if inspect.isawaitable(result):
-                await result
-        self.current = until
-
-
-# -- delivery ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    audience: str  # "customer:<conversation id>", "staff:<id>", "all-staff"
-    event: ServerEvent
-    data: dict[str, Any]
-
-
-@dataclass
-class RecordingDelivery:
-    """Keeps every emit, in order, with its audience."""
-
-    sent: list[Sent] = field(default_factory=list)
-
-    async def to_customer(
-        self,
-        conversation_id: str,
-        event: ServerEvent,
-        data: dict[str, Any],
-        skip_sid: str | None = None,
-    ) -> None:
-        self.sent.append(Sent(f"customer:{conversation_id}", event, data))
-
-    async def to_staff(
-        self, staff_id: int, event: ServerEvent, data: dict[str, Any], skip_sid: str | None = None
-    ) -> None:
-        self.sent.append(Sent(f"staff:{staff_id}", event, data))
-
-    async def to_both(
-        self,
-        conversation_id: str,
-        assignee_id: int | None,
-        event: ServerEvent,
-        data: dict[str, Any],
-        skip_sid: str | None = None,
-    ) -> None:
-        if assignee_id is not None:
-            await self.to_staff(assignee_id, event, data)
-        await self.to_customer(conversation_id, event, data)
-
-    async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None:
-        self.sent.append(Sent("all-staff", event, data))
-
-    def to(self, audience: str, event: ServerEvent | None = None) -> list[dict[str, Any]]:
-        return [s.data for s in self.sent if s.audience == audience and event in (None, s.event)]
-
-
-# -- the store --------------------------------------------------------------------------------
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
 
 
 @dataclass
@@ -137,7 +62,7 @@ class _Presence:
 
 
 class MemoryStore:
-    """``Store`` and ``RoutingStore`` in memory."""
+    """The ``Store`` port in memory, plus ``create_site`` and ``create_staff`` for set-up."""
 
     def __init__(self) -> None:
         self.sites: dict[int, Site] = {}
@@ -148,12 +73,46 @@ class MemoryStore:
         self.presence: dict[int, _Presence] = {}
         self.sockets: dict[tuple[str, str], int] = {}
         self.nodes: dict[str, float] = {}
-        self._ids = 0
+        self.calls: dict[str, Call] = {}
+        self.proposals: dict[str, Proposal] = {}
+        self._ids = itertools.count(1)
 
-    # -- accounts (the few the domain reads) -------------------------------------------------
+    # -- accounts (set-up) ----------------------------------------------------------------
+
+    async def create_site(
+        self,
+        key: str,
+        name: str,
+        allowed_origins: tuple[str, ...] | list[str],
+        greeting: str,
+        secret: str,
+        relay_only: bool = False,
+    ) -> Site:
+        site = Site(next(self._ids), key, name, tuple(allowed_origins), greeting, relay_only)
+        self.sites[site.id] = site
+        return site
+
+    async def get_site(self, key: str) -> Site | None:
+        return next((s for s in self.sites.values() if s.key == key), None)
+
+    async def create_staff(
+        self,
+        email: str,
+        name: str,
+        role: Role,
+        password_hash: str,
+        languages: tuple[str, ...] = (),
+        max_chats: int = 3,
+    ) -> StaffMember:
+        member = StaffMember(next(self._ids), email.lower(), name, role, languages, max_chats)
+        self.staff[member.id] = member
+        return member
+
+    async def get_staff(self, staff_id: int) -> StaffMember | None:
+        return self.staff.get(staff_id)
 
     def add_site(self, key: str = "shop") -> Site:
-        site = Site(id=len(self.sites) + 1, key=key, name="Shop", allowed_origins=())
+        site = Site(next(self._ids), key, "Shop", (), "Hi")
         self.sites[site.id] = site
         return site
 
@@ -161,23 +120,16 @@ class MemoryStore:
         self, name: str, *, languages: tuple[str, ...] = (), max_chats: int = 3
     ) -> StaffMember:
         member = StaffMember(
-            len(self.staff) + 1, f"{name.lower()}@x.test", name, "agent", languages, max_chats
+            next(self._ids), f"{name.lower()}@x.test", name, "agent", languages, max_chats
         )
         self.staff[member.id] = member
         return member
 
-    async def get_site(self, key: str) -> Site | None:
-        return next((s for s in self.sites.values() if s.key == key), None)
-
-    async def get_staff(self, staff_id: int) -> StaffMember | None:
-        return self.staff.get(staff_id)
-
-    # -- conversations and messages ----------------------------------------------------------
+    # -- conversations --------------------------------------------------------------------
 
     async def create_conversation(self, new: NewConversation, now: float) -> Conversation:
-        self._ids += 1
         conversation = Conversation(
-            id=f"c{self._ids:04d}",
+            id=secrets.token_hex(16),
             site_id=new.site.id,
             site_key=new.site.key,
             visitor_id=new.visitor_id,
@@ -206,19 +158,16 @@ class MemoryStore:
         return self.conversations.get(conversation_id)
 
     async def open_conversation_for(self, site_id: int, visitor_id: str) -> Conversation | None:
-        found = [
+        mine = [
             c
             for c in self.conversations.values()
             if c.site_id == site_id and c.visitor_id == visitor_id and c.status != "ended"
         ]
-        return max(found, key=lambda c: c.created_at, default=None)
+        return max(mine, key=lambda c: c.created_at, default=None)
 
     async def list_conversations(self, statuses: tuple[Status, ...]) -> list[Conversation]:
-        return self._ordered(c for c in self.conversations.values() if c.status in statuses)
-
-    @staticmethod
-    def _ordered(conversations: Any) -> list[Conversation]:
-        return sorted(conversations, key=lambda c: (c.queued_at, c.id))
+        found = [c for c in self.conversations.values() if c.status in statuses]
+        return sorted(found, key=lambda c: (c.queued_at, c.id))
 
     async def update_conversation(
         self,
@@ -227,12 +176,24 @@ class MemoryStore:
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
     ) -> Conversation | None:
-        current = self.conversations.get(conversation_id)
-        if current is None:
+        return self._update(conversation_id, changes, expect_status, expect_assignee)
+
+    def _update(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        expect_status: tuple[Status, ...] | None,
+        expect_assignee: int | None,
+    ) -> Conversation | None:
+        unknown = changes.extra.keys() - EXTRA_COLUMNS
+        if unknown:
+            raise ValueError(f"Changes.extra cannot set {sorted(unknown)}")
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
             return None
-        if expect_status is not None and current.status not in expect_status:
+        if expect_status is not None and conversation.status not in expect_status:
             return None
-        if expect_assignee is not None and current.assignee_id != expect_assignee:
+        if expect_assignee is not None and conversation.assignee_id != expect_assignee:
             return None
         values: dict[str, Any] = {
             name: getattr(changes, name)
@@ -254,12 +215,20 @@ class MemoryStore:
         if changes.clear_ringing:
             values["ringing_staff_id"] = None
         values.update(changes.extra)
-        return self._set(current, **values)
+        updated = replace(conversation, **values)
+        self.conversations[conversation_id] = updated
+        return updated
 
     def _set(self, conversation: Conversation, **values: Any) -> Conversation:
         updated = replace(conversation, **values)
         self.conversations[updated.id] = updated
         return updated
+
+    @staticmethod
+    def _ordered(conversations: Any) -> list[Conversation]:
+        return sorted(conversations, key=lambda c: (c.queued_at, c.id))
+
+    # -- messages -------------------------------------------------------------------------
 
     async def append_message(
         self, new: NewMessage, now: float, admit: Callable[[Owners], None] | None = None
@@ -268,11 +237,9 @@ class MemoryStore:
         if conversation is None:
             raise KeyError(new.conversation_id)
         owners = Owners(
-            conversation.status,
-            conversation.site_id,
-            conversation.visitor_id,
+            conversation.status, conversation.site_id, conversation.visitor_id,
             conversation.assignee_id,
-        )
+        )  # fmt: skip
         if admit is not None:
             admit(owners)
         stored = self.messages[new.conversation_id]
@@ -280,9 +247,10 @@ class MemoryStore:
             for message in stored:
                 if message.client_msg_id == new.client_msg_id:
                     return Appended(message, False, owners)
+        seq = conversation.last_seq + 1
         message = Message(
             conversation_id=new.conversation_id,
-            seq=conversation.last_seq + 1,
+            seq=seq,
             client_msg_id=new.client_msg_id,
             sender=new.sender,
             author_id=new.author_id,
@@ -290,10 +258,10 @@ class MemoryStore:
             kind=new.kind,
             body=new.body,
             created_at=now,
-            detail=json.loads(json.dumps(dict(new.detail))) if new.detail else None,
+            detail=dict(new.detail) if new.detail else None,
         )
         stored.append(message)
-        self._set(conversation, last_seq=message.seq)
+        self.conversations[new.conversation_id] = replace(conversation, last_seq=seq)
         return Appended(message, True, owners)
 
     async def messages_after(
@@ -302,11 +270,14 @@ class MemoryStore:
         return [m for m in self.messages.get(conversation_id, []) if m.seq > after_seq][:limit]
 
     async def set_read(self, conversation_id: str, side: Side, seq: int) -> None:
-        conversation = self.conversations[conversation_id]
-        column = f"{side}_read_seq"
-        capped = min(seq, conversation.last_seq)
-        if getattr(conversation, column) < capped:
-            self._set(conversation, **{column: capped})
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            return
+        marker = min(seq, conversation.last_seq)
+        if side == "customer" and conversation.customer_read_seq < marker:
+            self.conversations[conversation_id] = replace(conversation, customer_read_seq=marker)
+        if side == "staff" and conversation.staff_read_seq < marker:
+            self.conversations[conversation_id] = replace(conversation, staff_read_seq=marker)
 
     async def append_event(self, event: DomainEvent) -> None:
         self.events.append(event)
@@ -320,8 +291,128 @@ class MemoryStore:
             for c in self.conversations.values()
             if c.status == "ended" and c.accepted_at is not None and c.ended_at is not None
         ]
-        handled.sort(key=lambda c: c.ended_at or 0, reverse=True)
-        return [(c.ended_at or 0) - (c.accepted_at or 0) for c in handled[:limit]]
+        handled.sort(key=lambda c: c.ended_at or 0.0, reverse=True)
+        return [(c.ended_at or 0.0) - (c.accepted_at or 0.0) for c in handled[:limit]]
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _active_with(self, conversation_id: str, staff_id: int) -> bool:
+        conversation = self.conversations.get(conversation_id)
+        return (
+            conversation is not None
+            and conversation.status == "active"
+            and conversation.assignee_id == staff_id
+        )
+
+    def _running_in(self, conversation_id: str) -> Call | None:
+        return next(
+            (
+                c
+                for c in self.calls.values()
+                if c.conversation_id == conversation_id and c.ended_at is None
+            ),
+            None,
+        )
+
+    def _finish(self, call: Call, by: EndedBy, reason: str, now: float) -> Call:
+        ended = replace(call, ended_at=now, ended_by=by, end_reason=reason)
+        self.calls[call.id] = ended
+        return ended
+
+    def _set_channel(self, conversation_id: str, channel: str) -> None:
+        conversation = self.conversations[conversation_id]
+        self.conversations[conversation_id] = replace(conversation, channel=channel)
+
+    def _close_proposal(self, conversation_id: str, answer: Answer, now: float) -> None:
+        for proposal in list(self.proposals.values()):
+            if proposal.conversation_id == conversation_id and proposal.answer is None:
+                closed = replace(proposal, answered_at=now, answer=answer)
+                self.proposals[proposal.id] = closed
+
+    async def start_call(self, new: NewCall, now: float) -> StartedCall:
+        if not self._active_with(new.conversation_id, new.staff_id):
+            raise CallRefused("not_active")
+        elsewhere = await self.running_call_of_staff(new.staff_id)
+        if elsewhere is not None and elsewhere.conversation_id != new.conversation_id:
+            raise CallRefused("busy")
+        running = self._running_in(new.conversation_id)
+        switched = None
+        if running is not None:
+            switched = self._finish(running, new.started_by, "switched", now)
+        call = Call(
+            id=secrets.token_hex(16),
+            conversation_id=new.conversation_id,
+            staff_id=new.staff_id,
+            channel=new.channel,
+            started_by=new.started_by,
+            started_at=now,
+        )
+        self.calls[call.id] = call
+        self._set_channel(new.conversation_id, new.channel)
+        return StartedCall(call, switched)
+
+    async def running_call(self, conversation_id: str) -> Call | None:
+        return self._running_in(conversation_id)
+
+    async def running_call_of_staff(self, staff_id: int) -> Call | None:
+        return next(
+            (c for c in self.calls.values() if c.staff_id == staff_id and c.ended_at is None),
+            None,
+        )
+
+    async def end_call(
+        self,
+        conversation_id: str,
+        call_id: str | None,
+        by: EndedBy,
+        reason: str,
+        now: float,
+    ) -> Call | None:
+        return self._end_running(conversation_id, call_id, by, reason, now)
+
+    def _end_running(
+        self, conversation_id: str, call_id: str | None, by: EndedBy, reason: str, now: float
+    ) -> Call | None:
+        running = self._running_in(conversation_id)
+        if running is None or (call_id is not None and running.id != call_id):
+            return None
+        self._set_channel(conversation_id, "chat")
+        return self._finish(running, by, reason, now)
+
+    async def close_conversation(
+        self,
+        conversation_id: str,
+        changes: Changes,
+        call_reason: str,
+        now: float,
+        expect_status: tuple[Status, ...] | None = None,
+        expect_assignee: int | None = None,
+    ) -> Closed | None:
+        if self._update(conversation_id, changes, expect_status, expect_assignee) is None:
+            return None
+        call = self._end_running(conversation_id, None, "system", call_reason, now)
+        self._close_proposal(conversation_id, "withdrawn", now)
+        return Closed(self.conversations[conversation_id], call)
+
+    async def propose_call(
+        self, conversation_id: str, staff_id: int, channel: Channel, now: float
+    ) -> Proposal | None:
+        if not self._active_with(conversation_id, staff_id):
+            return None
+        self._close_proposal(conversation_id, "superseded", now)
+        proposal = Proposal(secrets.token_hex(16), conversation_id, staff_id, channel, now)
+        self.proposals[proposal.id] = proposal
+        return proposal
+
+    async def answer_proposal(
+        self, conversation_id: str, proposal_id: str, accepted: bool, now: float
+    ) -> Proposal | None:
+        proposal = self.proposals.get(proposal_id)
+        if proposal is None or proposal.conversation_id != conversation_id or proposal.answer:
+            return None
+        answered = replace(proposal, answered_at=now, answer="accepted" if accepted else "declined")
+        self.proposals[proposal_id] = answered
+        return answered
 
     # -- routing state ---------------------------------------------------------------------------
 
@@ -493,7 +584,7 @@ class MemoryStore:
         ]
         return [EndedRing(c.id, c.ringing_staff_id or 0, self._requeue(c)) for c in due]
 
-    async def expire_grace(self, now: float) -> list[tuple[int, list[Conversation]]]:
+    async def expire_grace(self, now: float) -> list[tuple[int, list[Closed]]]:
         done = []
         for staff_id, row in self.presence.items():
             if row.grace_until is None or row.grace_until > now:
@@ -501,7 +592,12 @@ class MemoryStore:
             row.grace_until = None
             if self._connected(staff_id):
                 continue
-            back = [self._set(c, status="queued", assignee_id=None) for c in self._active(staff_id)]
+            back = []
+            for conversation in self._active(staff_id):
+                self._set(conversation, status="queued", assignee_id=None)
+                call = self._end_running(conversation.id, None, "system", "requeued", now)
+                self._close_proposal(conversation.id, "withdrawn", now)
+                back.append(Closed(self.conversations[conversation.id], call))
             done.append((staff_id, back))
         return done
 
@@ -526,3 +622,141 @@ class MemoryStore:
             open_slots=sum(max(0, self.staff[s].max_chats - len(self._active(s))) for s in serving),
             capacity=sum(self.staff[s].max_chats for s in serving),
         )
+
+
+@dataclass
+class _Timer:
+    clock: FakeClock
+    due: float
+    callback: Callable[[], Any]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class FakeClock:
+    """Time that moves only when a test says so; ``advance`` runs what fell due, in order,
+    awaiting coroutine callbacks."""
+
+    time: float = 1_700_000_000.0
+    _queue: list[tuple[float, int, _Timer]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+
+    def now(self) -> float:
+        return self.time
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> _Timer:
+        timer = _Timer(self, self.time + delay, callback)
+        heapq.heappush(self._queue, (timer.due, next(self._order), timer))
+        return timer
+
+    def drop_timers(self) -> None:
+        """Forget every pending timer, as when the process that set them dies."""
+        self._queue.clear()
+
+    async def advance(self, seconds: float) -> None:
+        until = self.time + seconds
+        while self._queue and self._queue[0][0] <= until:
+            due, _, timer = heapq.heappop(self._queue)
+            self.time = max(self.time, due)
+            if not timer.cancelled:
+                result = timer.callback()
+                if inspect.isawaitable(result):
+                    await result
+        self.time = until
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    audience: str  # "customer:<conversation id>", "staff:<id>", "all-staff"
+    event: ServerEvent
+    data: dict[str, Any]
+
+
+@dataclass
+class RecordingDelivery:
+    """Keeps every emit, in order, with its audience."""
+
+    sent: list[Sent] = field(default_factory=list)
+
+    async def to_customer(
+        self,
+        conversation_id: str,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        self.sent.append(Sent(f"customer:{conversation_id}", event, data))
+
+    async def to_staff(
+        self, staff_id: int, event: ServerEvent, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
+        self.sent.append(Sent(f"staff:{staff_id}", event, data))
+
+    async def to_both(
+        self,
+        conversation_id: str,
+        assignee_id: int | None,
+        event: ServerEvent,
+        data: dict[str, Any],
+        skip_sid: str | None = None,
+    ) -> None:
+        if assignee_id is not None:
+            await self.to_staff(assignee_id, event, data)
+        await self.to_customer(conversation_id, event, data)
+
+    async def to_all_staff(self, event: ServerEvent, data: dict[str, Any]) -> None:
+        self.sent.append(Sent("all-staff", event, data))
+
+    def to(self, audience: str, event: ServerEvent | None = None) -> list[dict[str, Any]]:
+        return [s.data for s in self.sent if s.audience == audience and event in (None, s.event)]
+
+
+@dataclass
+class Emitted:
+    event: str
+    data: Any
+    room: str | None
+    namespace: str | None
+
+
+class RecordingSio:
+    """The socket server under a real ``Outbound``: records what would be emitted. Its
+    manager is not python-socketio's in-memory one, so ``Outbound`` always emits."""
+
+    def __init__(self) -> None:
+        self.emitted: list[Emitted] = []
+        self.rooms: dict[str, set[str]] = {}
+        self.manager = object()
+
+    async def emit(
+        self,
+        event: str,
+        data: Any = None,
+        room: str | None = None,
+        namespace: str | None = None,
+        skip_sid: str | None = None,
+    ) -> None:
+        self.emitted.append(Emitted(event, data, room, namespace))
+
+    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        self.rooms.setdefault(room, set()).add(sid)
+
+    def to(self, room: str, event: str) -> list[Any]:
+        """What ``event`` carried to ``room``, in order."""
+        return [e.data for e in self.emitted if e.room == room and e.event == event]
+
+
+class FakeIce:
+    """ICE configuration naming its participant, so a test can tell whose it is."""
+
+    async def config_for(self, site_key: str, participant_id: str) -> dict[str, Any]:
+        return {
+            "ice_servers": [{"urls": ["turn:turn.test"], "username": participant_id}],
+            "ice_transport_policy": "all",
+        }

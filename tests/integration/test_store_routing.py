@@ -126,10 +126,10 @@ async def test_the_last_socket_starts_grace_and_grace_requeues(store: SqlStore) 
     assert await store.expire_grace(NOW + 39) == []
     ((staff_id, requeued),) = await store.expire_grace(NOW + 40)
     assert staff_id == ana.id
-    assert [(c.id, c.status, c.assignee_id) for c in requeued] == [
-        (conversation.id, "queued", None)
-    ]
-    assert requeued[0].queued_at == conversation.queued_at  # keeps its place
+    back = [closed.conversation for closed in requeued]
+    assert [(c.id, c.status, c.assignee_id) for c in back] == [(conversation.id, "queued", None)]
+    assert back[0].queued_at == conversation.queued_at  # keeps its place
+    assert requeued[0].call is None
 
 
 async def test_coming_back_within_grace_keeps_the_conversations(store: SqlStore) -> None:

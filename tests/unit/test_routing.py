@@ -61,7 +61,7 @@ class World:
 async def test_the_longest_idle_is_rung_and_a_timeout_rings_the_next() -> None:
     world = World()
     ana = await world.on_duty("Ana")
-    world.clock.current += 5
+    world.clock.time += 5
     ben = await world.on_duty("Ben")
     conversation = await world.ask()
     assert world.rings(ana) == [conversation.id] and world.rings(ben) == []
@@ -78,8 +78,8 @@ async def test_without_the_timer_the_sweeper_fires_the_deadline() -> None:
     world = World()
     ana, ben = await world.on_duty("Ana"), await world.on_duty("Ben")
     conversation = await world.ask()
-    world.clock.timers.clear()  # the node that rang is gone, with its timers
-    world.clock.current += 21
+    world.clock.drop_timers()  # the node that rang is gone, with its timers
+    world.clock.time += 21
     await world.node("node-b").sweep()
     assert world.rings(ben) == [conversation.id]
     assert world.rings(ana) == [conversation.id]
@@ -138,7 +138,7 @@ async def test_grace_then_requeue_in_front() -> None:
     ana = await world.on_duty("Ana")
     first = await world.ask("v1")
     await world.router.accept(ana, first.id)
-    world.clock.current += 1
+    world.clock.time += 1
     second = await world.ask("v2")
     await world.router.staff_disconnected(f"sid-{ana.id}")
     await world.clock.advance(29)
@@ -160,11 +160,11 @@ async def test_a_node_that_stops_beating_loses_its_consoles() -> None:
     conversation = await world.ask()
     await node_b.accept(ana, conversation.id)
     await node_b.sweep()  # node-b beats once, then dies (no stop, no disconnect)
-    world.clock.current += 11
+    world.clock.time += 11
     await world.router.sweep()
     presence = world.store.presence[ana.id]
     assert presence.grace_until == world.clock.now() + 30
-    world.clock.current += 30
+    world.clock.time += 30
     await world.router.sweep()
     assert world.status(conversation) == "queued"
 
