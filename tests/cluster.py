@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -188,8 +188,8 @@ class Node:
         """Start the process; ``ready`` waits until it answers."""
         env = {
             **os.environ,
-            **{f"PORCHLIGHT_{name.upper()}": value for name, value in self.settings.items()},
             "PORCHLIGHT_PUBLIC_URL": self.url,
+            **{f"PORCHLIGHT_{name.upper()}": value for name, value in self.settings.items()},
         }
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
@@ -279,9 +279,9 @@ class Cluster:
         self.nodes.append(made)
         return made
 
-    async def start(self, *names: str) -> list[Node]:
+    async def start(self, *names: str, **settings: str) -> list[Node]:
         """Start nodes at once, as a deployment does, and wait until each answers."""
-        started = [self.node(name) for name in names]
+        started = [self.node(name, **settings) for name in names]
         for node in started:
             node.spawn()
         await asyncio.gather(*(node.ready() for node in started))
@@ -337,24 +337,50 @@ async def running_cluster(directory: Path, redis_url: str | None = None) -> Asyn
 # -- clients on a node ----------------------------------------------------------------------
 
 
-def customer_on(node: Node, auth: dict[str, Any] | None = None) -> Peer:
+class Address(Protocol):
+    """Anything with a base URL: a node, or a proxy in front of nodes."""
+
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Proxy:
+    url: str
+
+
+def customer_on(
+    node: Address, auth: dict[str, Any] | None = None, origin: str | None = None
+) -> Peer:
     """A widget frame's socket on ``node``; pass another peer's ``auth`` for the same
-    visitor (its token) on another tab or node."""
-    return Peer(node.url, "/customer", auth=dict(auth or {"site": "shop-site", "host": SHOP}))
+    visitor (its token) on another tab or node. ``origin`` is the frame's (the nodes'
+    public URL; by default the node's own)."""
+    return Peer(
+        node.url,
+        "/customer",
+        auth=dict(auth or {"site": "shop-site", "host": SHOP}),
+        headers={"Origin": origin or node.url},
+    )
 
 
-async def staff_on(node: Node, member: StaffMember, available: bool = True) -> Peer:
-    """A console socket on ``node``, signed in over HTTP on the same node."""
+async def staff_on(
+    node: Address, member: StaffMember, available: bool = True, origin: str | None = None
+) -> Peer:
+    """A console socket on ``node``, signed in over HTTP on the same node; ``origin`` is the
+    console page's (the nodes' public URL; by default the node's own)."""
+    page = origin or node.url
     async with aiohttp.ClientSession() as http:
         response = await http.post(
             f"{node.url}/api/v1/auth/login",
             json={"email": member.email, "password": PASSWORD},
-            headers={"Origin": node.url},
+            headers={"Origin": page},
             timeout=aiohttp.ClientTimeout(total=WAIT),
         )
         assert response.status == 200, await response.text()
         cookie = response.cookies[SESSION_COOKIE].value
-    peer = Peer(node.url, "/staff", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+    peer = Peer(
+        node.url, "/staff", headers={"Cookie": f"{SESSION_COOKIE}={cookie}", "Origin": page}
+    )
     await peer.connect()
     if available:
         await peer.ok("presence.set", {"status": "available"})

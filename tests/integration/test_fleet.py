@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,6 @@ FANOUT_RESUMES_WITHIN = 5.0
 # How long the Redis outage lasts, in seconds: long enough for python-socketio's own listener
 # back-off (1, 2, 4, 8 s ...) to overshoot the budget; a fault's length, not a wait.
 OUTAGE = 8
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Peer]]:
-    made: list[Peer] = []
-    yield made
-    for peer in made:
-        await peer.close()
 
 
 def text(cid: str, msg_id: str, body: str) -> dict[str, Any]:
