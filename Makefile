@@ -31,16 +31,19 @@ demo: build
 	@mkdir -p .porchlight
 	deploy/demo_turn.sh $(BIN)/porchlight --database-url sqlite+aiosqlite:///.porchlight/demo.db demo
 
-# Debian's Chromium (browser tests) and coturn (TURN tests, calls in the demo): installed when
+# Debian's Chromium (browser tests), coturn (TURN tests, calls in the demo) and nginx (the
+# deploy/ proxy, run by its tests only: the service Debian starts is stopped): installed when
 # missing and we are root; otherwise the tests that need them skip (or fail under CI=true).
 system:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    case "$$missing" in *nginx*) systemctl disable --now nginx >/dev/null 2>&1 || true;; esac; \
 	  else echo "missing:$$missing (not root): the tests that need them will skip"; fi; \
 	fi
 

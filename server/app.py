@@ -12,7 +12,7 @@ import jinja2
 import socketio
 from aiohttp import web
 
-from server import api, pages, precheck_api
+from server import api, fanout, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth, Throttle
 from server.ice import TurnIce
@@ -59,6 +59,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[THROTTLE] = Throttle(settings.login_attempts)
     sio = socketio.AsyncServer(
+        # In-process, or Redis when this is one node of a fleet (server.fanout).
+        client_manager=fanout.manager_for(settings),
         async_mode="aiohttp",
         transports=["websocket"],
         # Origins are checked per namespace with coded refusals (see server.auth).
@@ -76,6 +78,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(precheck_api.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
+    # Before _runtime: subscribed before the domain starts, closed after the socket server.
+    app.cleanup_ctx.append(fanout.fanout_runtime)
     app.cleanup_ctx.append(_runtime)
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).

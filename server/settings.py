@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from server.net import Network, parse_networks
 
@@ -32,6 +39,10 @@ class Settings(BaseModel):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     public_url: str = "http://127.0.0.1:8080"
     database_url: str = "sqlite+aiosqlite:///porchlight.db"
+    # Set on every node of a fleet (N nodes, one PostgreSQL, one Redis); unset for one process.
+    redis_url: str | None = None
+    # The pub/sub channel of socket.io's cross-node emits: one per fleet sharing a Redis.
+    redis_channel: Annotated[str, Field(min_length=1, max_length=200)] = "porchlight"
     secret_key: Annotated[str, Field(min_length=32)] = DEFAULT_SECRET
     ring_timeout: Annotated[float, Field(gt=0, le=600)] = 20.0
     grace_period: Annotated[float, Field(ge=0, le=3600)] = 30.0
@@ -61,6 +72,21 @@ class Settings(BaseModel):
     def _database(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:  # PORCHLIGHT_REDIS_URL= (empty) is unset
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        # Several nodes share one database; SQLite is one process's file.
+        if str(info.data.get("database_url", "")).startswith("sqlite"):
+            raise ValueError(
+                "needs a PostgreSQL database_url (postgresql+asyncpg://...): the nodes of a "
+                "fleet share one database, and SQLite serves one process only"
+            )
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
@@ -16,6 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from server.tables import metadata
 
 config = context.config
+
+# pg_advisory_xact_lock key for "migrating": any fixed number no other lock of ours uses.
+MIGRATION_LOCK = 0x706F7263  # "porc"
 
 
 def database_url() -> str:
@@ -34,6 +38,11 @@ def run_migrations(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # The nodes of a fleet start together and each one migrates: one at a time, so
+            # the others wait, then find the schema current (otherwise two CREATE TABLEs
+            # race and a node dies on a duplicate key). Released at commit.
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         context.run_migrations()
 
 

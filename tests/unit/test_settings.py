@@ -49,3 +49,33 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     file.write_text("prot = 9000\n")
     with pytest.raises(SettingsError, match="prot"):
         load_settings(file, environ={})
+
+
+def test_redis_url_with_a_sqlite_database_is_refused() -> None:
+    """Several nodes share one database: SQLite cannot be it."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"PORCHLIGHT_REDIS_URL": "redis://127.0.0.1:6379/0"})
+    message = str(caught.value)
+    assert "redis_url (PORCHLIGHT_REDIS_URL)" in message
+    assert "PostgreSQL" in message
+    assert "\n" not in message
+
+
+def test_redis_url_with_postgresql_makes_a_fleet_node() -> None:
+    settings = load_settings(
+        environ={
+            "PORCHLIGHT_DATABASE_URL": "postgresql+asyncpg://postgres@db/porchlight",
+            "PORCHLIGHT_REDIS_URL": "redis://redis:6379/0",
+            "PORCHLIGHT_REDIS_CHANNEL": "shop-fleet",
+        }
+    )
+    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.redis_channel == "shop-fleet"
+    assert load_settings(environ={}).redis_url is None
+    with pytest.raises(SettingsError, match="redis_url"):
+        load_settings(
+            environ={
+                "PORCHLIGHT_DATABASE_URL": "postgresql+asyncpg://postgres@db/porchlight",
+                "PORCHLIGHT_REDIS_URL": "http://redis:6379",
+            }
+        )
