@@ -113,7 +113,11 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         store,
         clock,
         outbound,
-        RoutingPolicy(ring_timeout=settings.ring_timeout, grace_period=settings.grace_period),
+        RoutingPolicy(
+            ring_timeout=settings.ring_timeout,
+            grace_period=settings.grace_period,
+            node_timeout=settings.node_timeout,
+        ),
         node_id=uuid.uuid4().hex,
         events=EventLog(store),
     )
@@ -123,7 +127,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         router, Conversations(store, clock, router, outbound), calls, auth, outbound
     )
     signaling.mount(app[SIO])
-    await router.start(alone=True)
+    await router.start(alone=settings.redis_url is None)
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     app[STORE] = store

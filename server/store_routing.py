@@ -210,6 +210,11 @@ class RoutingState:
         row = await self._run(work)
         return None if row is None else _presence(row)
 
+    async def sockets_of(self, staff_id: int) -> list[str]:
+        """The console sockets of this staff member on every node."""
+        statement = sa.select(staff_sockets.c.sid).where(staff_sockets.c.staff_id == staff_id)
+        return list(await self._run(lambda conn: conn.scalars(statement).all()))
+
     # -- presence ------------------------------------------------------------------------
 
     async def set_presence(

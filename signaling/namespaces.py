@@ -378,4 +378,4 @@ class Signaling:
 
     async def sign_out(self, staff_id: int) -> None:
         """Close a staff member's console sockets (their session is gone)."""
-        await self.outbound.disconnect_staff(staff_id)
+        await self.outbound.disconnect_consoles(await self.router.routing.sockets_of(staff_id))

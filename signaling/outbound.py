@@ -88,9 +88,8 @@ class Outbound:
         await self.sio.enter_room(sid, staff_room(staff_id), namespace=STAFF_NS)
         await self.sio.enter_room(sid, ALL_STAFF, namespace=STAFF_NS)
 
-    async def disconnect_staff(self, staff_id: int) -> None:
-        """Close every console socket of a staff member (after sign-out)."""
-        room = staff_room(staff_id)
-        participants = self.sio.manager.get_participants(STAFF_NS, room)
-        for sid, _eio_sid in list(participants):
+    async def disconnect_consoles(self, sids: list[str]) -> None:
+        """Close these console sockets (after sign-out), on whichever node holds them: a
+        cross-node manager passes a disconnect for a socket it does not hold to the others."""
+        for sid in sids:
             await self.sio.disconnect(sid, namespace=STAFF_NS)

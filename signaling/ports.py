@@ -471,6 +471,10 @@ class RoutingStore(Protocol):
         deadline (if they hold conversations). None for an unknown socket."""
         ...
 
+    async def sockets_of(self, staff_id: int) -> list[str]:
+        """The console sockets of this staff member on every node."""
+        ...
+
     async def set_presence(
         self,
         member: StaffMember,

@@ -480,6 +480,9 @@ class MemoryStore:
         self._start_grace(staff_id, now, grace)
         return self._presence_of(staff_id)
 
+    async def sockets_of(self, staff_id: int) -> list[str]:
+        return [sid for (_, sid), staff in self.sockets.items() if staff == staff_id]
+
     async def set_presence(
         self,
         member: StaffMember,
