@@ -18,6 +18,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from tests.coturn import HOST, HOST_V6, Coturn, running_coturn
 
 TRANSACTION_TIMEOUT = 5.0
 FORBIDDEN = 403
+UNAUTHORIZED = 401
 
 # Public addresses, and the public neighbours of the denied ranges (one address outside
 # each end), so that a range written one step too wide shows up here.
@@ -200,3 +202,14 @@ async def test_test_coturn_relays_to_127_0_0_1_only(tmp_path: Path) -> None:
     with running_coturn(tmp_path, loopback_peers=True) as turn:
         answers = await permission_errors(turn, ["127.0.0.1", "127.0.0.2", "10.0.0.1", "1.1.1.1"])
     assert answers == {"127.0.0.1": None, "127.0.0.2": 403, "10.0.0.1": 403, "1.1.1.1": None}
+
+
+async def test_shipped_coturn_config_accepts_no_placeholder_secret(shipped: Coturn) -> None:
+    """coturn adds every static-auth-secret it is given to one list. The shipped file once set
+    the placeholder CHANGE-ME, so wherever the real secret came from the command line (the
+    tests, the demo, a container), credentials minted with CHANGE-ME were accepted too."""
+    placeholder = replace(shipped, secret="CHANGE-ME")
+    with pytest.raises(stun.TransactionFailed) as refused:
+        async with allocation(placeholder, HOST):
+            pass
+    assert refused.value.response.error_code == UNAUTHORIZED

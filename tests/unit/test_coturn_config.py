@@ -46,3 +46,9 @@ def test_shipped_coturn_denied_ranges_mean_what_they_say() -> None:
         assert last.packed != bytes(len(last.packed)), value
         if isinstance(first, ipaddress.IPv6Address) and isinstance(last, ipaddress.IPv6Address):
             assert bytewise_exact(first, last), value
+
+
+def test_shipped_coturn_config_has_no_placeholder_secret() -> None:
+    """coturn keeps every static-auth-secret it is given, so one set in the file stays valid
+    beside the one the command line adds (tests, demo, containers)."""
+    assert option_values("static-auth-secret") == []
