@@ -17,6 +17,7 @@ from server.auth import SessionAuth, Throttle
 from server.ice import TurnIce
 from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
 from server.migrate import migrate
+from server.net import TRUSTED_PROXIES
 from server.settings import Settings
 from server.store import SqlStore
 from signaling.calls import Calls
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     created in ``cleanup_ctx`` and torn down in reverse, closing every socket."""
     app = web.Application(middlewares=[security_headers, api.guard], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = settings.proxy_networks
     app[ASSETS] = Assets(settings.static_dir)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
