@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -11,8 +12,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, verify_password
+from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password
 from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
+from server.net import request_address
 from server.store import DuplicateError
 from signaling.ports import Site, StaffMember
 from signaling.protocol import describe
@@ -148,28 +150,38 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 # -- staff sign-in ----------------------------------------------------------------------
 
 
+def wait_text(seconds: float) -> str:
+    """A wait as a person reads it: "40 s", "3 min"."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
+    """Sign in. The attempt is counted (``server.throttle``) before the password is checked,
+    so concurrent guesses cannot outrun the count; a refused attempt is 429
+    ``auth.throttled`` with ``Retry-After``."""
     body = await read_body(request, Login)
     email = body.email.lower()
-    keys = (f"email:{email}", f"ip:{request.remote}")
+    address = request_address(request)
     throttle = request.app[THROTTLE]
-    wait = throttle.retry_after(*keys)
+    wait = await throttle.admit(email, address)
     if wait > 0:
         return error(
             429,
             "auth.throttled",
-            f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} min.",
-            **{"Retry-After": str(int(wait) + 1)},
+            f"Too many failed sign-ins. Try again in {wait_text(wait)}.",
+            **{"Retry-After": str(math.ceil(wait))},
         )
-    store = request.app[STORE]
-    found = await store.staff_credentials(email)
-    if not await verify_password(found[1] if found else None, body.password) or found is None:
-        throttle.fail(*keys)
+    auth = request.app[AUTH]
+    found = await request.app[STORE].staff_credentials(email)
+    verified = await auth.passwords.verify(found[1] if found else None, body.password)
+    if found is None or not verified:
         return error(401, "auth.invalid", "Wrong email or password.")
-    throttle.clear(*keys)
+    await throttle.succeeded(email, address)
     member = found[0]
-    token, csrf = await request.app[AUTH].start_session(member)
+    token, csrf = await auth.start_session(member)
     response = web.json_response({"staff": staff_json(member), "csrf_token": csrf})
     settings = request.app[SETTINGS]
     response.set_cookie(

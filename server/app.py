@@ -13,13 +13,14 @@ from aiohttp import web
 
 from server import api, pages, precheck_api
 from server.assets import Assets
-from server.auth import SessionAuth, Throttle
+from server.auth import SessionAuth
 from server.ice import TurnIce
 from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
 from server.migrate import migrate
 from server.net import TRUSTED_PROXIES
 from server.settings import Settings
 from server.store import SqlStore
+from server.throttle import MemoryThrottle
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    app[THROTTLE] = Throttle(settings.login_attempts)
+    app[THROTTLE] = MemoryThrottle(settings.login_attempts)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         transports=["websocket"],
