@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password
+from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
 from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
 from server.store import DuplicateError
@@ -73,7 +73,7 @@ async def guard(
     if request.method not in SAFE_METHODS:
         if session is not None:
             sent = request.headers.get("X-CSRF-Token", "")
-            if not secrets.compare_digest(sent, session.csrf_token):
+            if not secrets_match(sent, session.csrf_token):
                 return error(403, "auth.csrf", "Missing or wrong CSRF token.")
         else:
             origin = request.headers.get("Origin")

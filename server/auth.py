@@ -76,6 +76,15 @@ class PasswordVerifier:
         return await asyncio.shield(check)
 
 
+def secrets_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret someone sent with the one we hold. Our secrets
+    are ASCII; anything else is simply wrong (``compare_digest`` on ``str`` would raise on
+    it), and the comparison runs on bytes."""
+    if not given.isascii():
+        return False
+    return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
+
+
 def token_digest(token: str) -> str:
     """Session tokens are stored only as their SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -100,10 +109,10 @@ class CustomerTokens:
     def verify(self, token: str, site_key: str, now: float | None = None) -> str:
         """The visitor id, or ``token.invalid``."""
         parts = token.split(".")
-        if len(parts) != 5 or parts[0] != TOKEN_VERSION:
+        if not token.isascii() or len(parts) != 5 or parts[0] != TOKEN_VERSION:
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is malformed.")
         body, mac = ".".join(parts[:4]), parts[4]
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not secrets_match(mac, self._mac(body)):
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is not ours.")
         if parts[1] != site_key:
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is for another site.")

@@ -298,3 +298,47 @@ async def test_frame_is_only_embeddable_by_allowed_origins(server: Server) -> No
         assert unknown.status == 404
         console = await http.get(f"{server.url}/console")
         assert "frame-ancestors 'none'" in console.headers["Content-Security-Policy"]
+
+
+async def test_a_non_ascii_visitor_token_gets_a_coded_refusal(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor = customer(server)
+    clients.append(visitor)
+    await visitor.connect()
+    token = str((visitor.auth or {})["token"])
+    for bad in (token[:-1] + "é", "v1.shop-site.é.1.é"):
+        tampered = Peer(
+            server.url, "/customer", auth={"site": "shop-site", "host": SHOP, "token": bad}
+        )
+        clients.append(tampered)
+        assert (await refusal(tampered))["code"] == "token.invalid"
+
+
+async def test_a_non_ascii_bearer_token_is_refused_with_a_code(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor = customer(server)
+    clients.append(visitor)
+    await visitor.connect()
+    token = str((visitor.auth or {})["token"])
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(
+            f"{server.url}/api/v1/precheck/ice",
+            params={"policy": "all"},
+            headers={"Authorization": f"Bearer {token[:-1]}é", "X-Porchlight-Site": "shop-site"},
+        )
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "token.invalid"
+
+
+async def test_a_non_ascii_csrf_token_is_refused_with_a_code(server: Server) -> None:
+    member = await server.add_staff("Sam")
+    cookie, _ = await login(server, member.email)
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{server.url}/api/v1/auth/logout",
+            headers={"Cookie": f"porchlight_session={cookie}", "X-CSRF-Token": "éééééééé"},
+        )
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "auth.csrf"

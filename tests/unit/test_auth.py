@@ -4,7 +4,7 @@ import threading
 import pytest
 from argon2 import PasswordHasher
 
-from server.auth import CustomerTokens, PasswordVerifier, cookie_value, hash_password
+from server.auth import CustomerTokens, PasswordVerifier, cookie_value, hash_password, secrets_match
 from signaling.errors import ProtocolError
 from tests.support import until
 
@@ -44,6 +44,21 @@ def test_expired_tokens_are_refused() -> None:
     token = tokens.mint("site-a", "v", now=0)
     with pytest.raises(ProtocolError, match="expired"):
         tokens.verify(token, "site-a", now=100 * 24 * 3600)
+
+
+def test_non_ascii_tokens_are_refused_with_a_code() -> None:
+    tokens = CustomerTokens("s" * 40)
+    token = tokens.mint("site-a", "visitor1")
+    for bad in (token[:-1] + "é", token.replace("visitor1", "visitör1"), "v1.é.é.é.é"):
+        with pytest.raises(ProtocolError, match=r"token\.invalid"):
+            tokens.verify(bad, "site-a")
+
+
+def test_non_ascii_secrets_do_not_match() -> None:
+    assert secrets_match("abc", "abc")
+    assert not secrets_match("abd", "abc")
+    assert not secrets_match("éééééééé", "abcdefgh")
+    assert not secrets_match("\udcff", "abc")  # how undecodable header bytes arrive
 
 
 class HeldHasher(PasswordHasher):
