@@ -130,14 +130,21 @@ class NewStaff(Body):
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or 400 ``payload.invalid``: also for JSON nested too deeply
+    for the parser (``RecursionError``), which is only a few kilobytes of brackets."""
     try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": {"code": "payload.invalid", "message": "Expected JSON."}}),
             content_type="application/json",
         ) from None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated into ``model``, or 400 ``payload.invalid``."""
+    raw = await read_json(request)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

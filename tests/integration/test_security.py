@@ -342,3 +342,21 @@ async def test_a_non_ascii_csrf_token_is_refused_with_a_code(server: Server) -> 
         )
         assert response.status == 403
         assert (await response.json())["error"]["code"] == "auth.csrf"
+
+
+async def test_a_deeply_nested_precheck_offer_is_refused_with_a_code(server: Server) -> None:
+    member = await server.add_staff("Sam")
+    cookie, csrf = await login(server, member.email)
+    depth = 100_000
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{server.url}/api/v1/precheck",
+            data="[" * depth + "]" * depth,
+            headers={
+                "Cookie": f"porchlight_session={cookie}",
+                "X-CSRF-Token": csrf,
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "payload.invalid"

@@ -84,3 +84,15 @@ async def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(server:
             for n in range(server.settings.login_attempts + 1)
         ]
     assert statuses == [401] * server.settings.login_attempts + [429]
+
+
+async def test_a_deeply_nested_sign_in_body_is_refused_with_a_code(server: Server) -> None:
+    depth = 100_000
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{server.url}/api/v1/auth/login",
+            data="[" * depth + "]" * depth,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "payload.invalid"
