@@ -360,3 +360,26 @@ async def test_a_deeply_nested_precheck_offer_is_refused_with_a_code(server: Ser
         )
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "payload.invalid"
+
+
+async def test_refusals_and_unknown_routes_carry_the_security_headers(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        signed_out = await http.get(f"{server.url}/api/v1/sites")  # 401 raised by require()
+        unknown_api = await http.get(f"{server.url}/api/v1/no-such-route")
+        unknown_page = await http.get(f"{server.url}/no/such/page")
+        no_site = await http.get(f"{server.url}/w/frame", params={"site": "nope", "host": SHOP})
+        for response, status in [
+            (signed_out, 401),
+            (unknown_api, 404),
+            (unknown_page, 404),
+            (no_site, 404),
+        ]:
+            assert response.status == status, response.url
+            assert response.headers.get("X-Content-Type-Options") == "nosniff", response.url
+
+
+async def test_the_server_header_names_no_version(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in ("/console", "/no/such/page", "/api/v1/me"):
+            response = await http.get(f"{server.url}{path}", allow_redirects=False)
+            assert response.headers["Server"] == "Porchlight", path
