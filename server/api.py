@@ -23,6 +23,8 @@ from signaling.views import message_view
 routes = web.RouteTableDef()
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Answers that carry the CSRF token are for this browser only, never for a cache.
+NO_STORE = {"Cache-Control": "no-store"}
 SESSION_KEY = web.RequestKey("session", StaffSession)
 
 
@@ -189,7 +191,9 @@ async def login(request: web.Request) -> web.Response:
     await throttle.succeeded(email, address)
     member = found[0]
     token, csrf = await auth.start_session(member)
-    response = web.json_response({"staff": staff_json(member), "csrf_token": csrf})
+    response = web.json_response(
+        {"staff": staff_json(member), "csrf_token": csrf}, headers=NO_STORE
+    )
     settings = request.app[SETTINGS]
     response.set_cookie(
         SESSION_COOKIE,
@@ -219,7 +223,8 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     session = require(request)
     return web.json_response(
-        {"staff": staff_json(session.member), "csrf_token": session.csrf_token}
+        {"staff": staff_json(session.member), "csrf_token": session.csrf_token},
+        headers=NO_STORE,
     )
 
 

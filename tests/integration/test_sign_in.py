@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from server.auth import SESSION_COOKIE
 from tests.support import PASSWORD, Server
 
 PROXIED = pytest.mark.settings(trusted_proxies=("127.0.0.1",))
@@ -96,3 +97,18 @@ async def test_a_deeply_nested_sign_in_body_is_refused_with_a_code(server: Serve
         )
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "payload.invalid"
+
+
+async def test_me_and_sign_in_answers_are_not_cached(server: Server) -> None:
+    member = await server.add_staff("Agent")
+    async with aiohttp.ClientSession() as http:
+        status, _, signed_in = await sign_in(http, server, member.email, PASSWORD)
+        assert status == 200
+        assert signed_in.headers["Cache-Control"] == "no-store"
+        cookie = signed_in.cookies[SESSION_COOKIE].value
+        me = await http.get(
+            f"{server.url}/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}
+        )
+        assert me.status == 200
+        assert "csrf_token" in await me.json()
+        assert me.headers["Cache-Control"] == "no-store"
