@@ -383,3 +383,17 @@ async def test_the_server_header_names_no_version(server: Server) -> None:
         for path in ("/console", "/no/such/page", "/api/v1/me"):
             response = await http.get(f"{server.url}{path}", allow_redirects=False)
             assert response.headers["Server"] == "Porchlight", path
+
+
+async def test_the_frame_csp_does_not_echo_the_host_header(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(
+            f"{server.url}/w/frame",
+            params={"site": "shop-site", "host": SHOP},
+            headers={"Host": "attacker.test"},
+        )
+        assert response.status == 200
+        policy = response.headers["Content-Security-Policy"]
+        connect = next(p for p in policy.split("; ") if p.startswith("connect-src"))
+        assert "attacker.test" not in policy
+        assert connect == f"connect-src 'self' ws://{server.url.split('://', 1)[1]}"
