@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ from server.store import DuplicateError
 from signaling.ports import Site, StaffMember
 from signaling.protocol import describe
 from signaling.views import message_view
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -215,6 +218,19 @@ async def logout(request: web.Request) -> web.Response:
         await request.app[AUTH].end_session(token)
     await request.app[SIGNALING].sign_out(session.member.id)
     response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.post("/api/v1/auth/logout-everywhere")
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """End every session of the signed-in staff member (this browser's and every other's)
+    and close their console sockets: for a lost laptop or a password that leaked."""
+    session = require(request)
+    ended = await request.app[AUTH].end_all_sessions(session.member.id)
+    await request.app[SIGNALING].sign_out(session.member.id)
+    log.info("staff %s signed out everywhere (%d sessions)", session.member.id, ended)
+    response = web.json_response({"ok": True, "sessions_ended": ended})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -209,3 +209,7 @@ class SessionAuth:
 
     async def end_session(self, token: str) -> None:
         await self.store.delete_session(token_digest(token))
+
+    async def end_all_sessions(self, staff_id: int) -> int:
+        """Sign one staff member out everywhere; returns how many sessions ended."""
+        return await self.store.delete_staff_sessions(staff_id)

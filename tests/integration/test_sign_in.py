@@ -1,5 +1,5 @@
 """Staff sign-in over HTTP: throttling that concurrency cannot outrun, per real address behind
-a trusted proxy, without locking the real user out."""
+a trusted proxy, without locking the real user out; signing out everywhere."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from server.auth import SESSION_COOKIE
-from tests.support import PASSWORD, Server
+from tests.support import PASSWORD, Peer, Server, login, until
 
 PROXIED = pytest.mark.settings(trusted_proxies=("127.0.0.1",))
 
@@ -112,3 +112,40 @@ async def test_me_and_sign_in_answers_are_not_cached(server: Server) -> None:
         assert me.status == 200
         assert "csrf_token" in await me.json()
         assert me.headers["Cache-Control"] == "no-store"
+
+
+async def test_signing_out_everywhere_ends_every_session_and_console(
+    server: Server, clients: list[Peer]
+) -> None:
+    member = await server.add_staff("Sam")
+    colleague = await server.add_staff("Kim")
+    laptop, laptop_csrf = await login(server, member.email)
+    phone, _ = await login(server, member.email)
+    theirs, _ = await login(server, colleague.email)
+    consoles = [
+        Peer(server.url, "/staff", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+        for cookie in (laptop, phone, theirs)
+    ]
+    clients.extend(consoles)
+    for console in consoles:
+        await console.connect()
+    url = f"{server.url}/api/v1/auth/logout-everywhere"
+    async with aiohttp.ClientSession() as http:
+        cookie = {"Cookie": f"{SESSION_COOKIE}={laptop}"}
+        unproven = await http.post(url, headers=cookie)
+        assert unproven.status == 403  # CSRF-protected like every state change
+        done = await http.post(url, headers={**cookie, "X-CSRF-Token": laptop_csrf})
+        assert done.status == 200
+        assert (await done.json())["sessions_ended"] == 2
+        for ended in (laptop, phone):
+            me = await http.get(
+                f"{server.url}/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={ended}"}
+            )
+            assert me.status == 401
+        kept = await http.get(
+            f"{server.url}/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={theirs}"}
+        )
+        assert kept.status == 200
+    for console in consoles[:2]:
+        await until(lambda c=console: not c.sio.namespaces.get("/staff"), what="console closed")
+    assert consoles[2].sio.namespaces.get("/staff")
