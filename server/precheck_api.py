@@ -22,7 +22,7 @@ from typing import Annotated, ClassVar, Literal
 from aiohttp import web
 from pydantic import StringConstraints, field_validator
 
-from server.api import error, require
+from server.api import error, read_json, require
 from server.ice import TurnIce
 from server.keys import AUTH, SETTINGS, STORE
 from server.media.measure import Policy
@@ -105,10 +105,7 @@ async def caller(request: web.Request) -> Caller:
 
 async def _read_offer(request: web.Request) -> PrecheckOffer:
     """The offer, or 400 ``payload.invalid`` / 413 ``payload.too_large``."""
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _refuse(web.HTTPBadRequest, ErrorCode.PAYLOAD_INVALID, "Expected JSON.") from None
+    raw = await read_json(request)
     try:
         return decode(PrecheckOffer, raw)
     except ProtocolError as exc:

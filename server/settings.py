@@ -15,6 +15,9 @@ from server.net import Network, parse_networks
 
 DEFAULT_SECRET = "dev-only-secret-change-me-0000000000000000"  # noqa: S105 - the known default
 DEFAULT_TURN_SECRET = "dev-only-turn-secret-change-me-00000000"  # noqa: S105 - the known default
+# The placeholder in the shipped defaults and templates (deploy/coturn/turnserver.conf has
+# ``static-auth-secret=CHANGE-ME``): a secret containing it was copied, not chosen.
+PLACEHOLDER = "change-me"
 ENV_PREFIX = "PORCHLIGHT_"
 
 
@@ -86,18 +89,22 @@ class Settings(BaseModel):
         return self.public_url.startswith("https://")
 
     def check_production(self) -> None:
-        """Production refuses the known development secrets."""
+        """Production refuses the known development secrets and anything still containing
+        the templates' ``CHANGE-ME`` placeholder."""
         if self.mode != "production":
             return
-        if self.secret_key == DEFAULT_SECRET:
+        if self.secret_key == DEFAULT_SECRET or PLACEHOLDER in self.secret_key.lower():
             raise SettingsError(
-                "setting secret_key (PORCHLIGHT_SECRET_KEY): the default secret cannot be used "
-                "in production; set a random value of at least 32 characters"
+                "setting secret_key (PORCHLIGHT_SECRET_KEY): the default or placeholder secret "
+                "cannot be used in production; set a random value of at least 32 characters"
             )
-        if self.turn_host is not None and self.turn_secret == DEFAULT_TURN_SECRET:
+        if self.turn_host is not None and (
+            self.turn_secret == DEFAULT_TURN_SECRET or PLACEHOLDER in self.turn_secret.lower()
+        ):
             raise SettingsError(
-                "setting turn_secret (PORCHLIGHT_TURN_SECRET): the default TURN secret cannot "
-                "be used in production; set coturn's static-auth-secret"
+                "setting turn_secret (PORCHLIGHT_TURN_SECRET): the default or placeholder TURN "
+                "secret cannot be used in production; set a random value of at least 32 "
+                "characters, the same as coturn's static-auth-secret"
             )
 
 

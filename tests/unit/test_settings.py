@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import DEFAULT_SECRET, SettingsError, load_settings
+from server.settings import DEFAULT_SECRET, DEFAULT_TURN_SECRET, SettingsError, load_settings
 
 
 def test_defaults_are_valid_for_development() -> None:
@@ -49,3 +49,27 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     file.write_text("prot = 9000\n")
     with pytest.raises(SettingsError, match="prot"):
         load_settings(file, environ={})
+
+
+@pytest.mark.parametrize(
+    "turn_secret",
+    ["CHANGE-ME-to-a-random-secret", "change-me-0123456789abcdef", DEFAULT_TURN_SECRET],
+)
+def test_production_refuses_the_coturn_placeholder_turn_secret(turn_secret: str) -> None:
+    environ = {
+        "PORCHLIGHT_MODE": "production",
+        "PORCHLIGHT_SECRET_KEY": "x" * 40,
+        "PORCHLIGHT_TURN_HOST": "turn.example.com",
+        "PORCHLIGHT_TURN_SECRET": turn_secret,
+    }
+    with pytest.raises(SettingsError, match="turn_secret"):
+        load_settings(environ=environ)
+    chosen = load_settings(environ={**environ, "PORCHLIGHT_TURN_SECRET": "Zq8" * 12})
+    assert chosen.turn_secret == "Zq8" * 12
+
+
+def test_production_refuses_a_placeholder_secret_key() -> None:
+    with pytest.raises(SettingsError, match="secret_key"):
+        load_settings(
+            environ={"PORCHLIGHT_MODE": "production", "PORCHLIGHT_SECRET_KEY": "CHANGE-ME" * 4}
+        )

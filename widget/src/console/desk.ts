@@ -13,7 +13,7 @@ import { button, h, say, show, uid } from "../shared/dom";
 import { memoryShelf, Outbox } from "../shared/outbox";
 import type { Pending } from "../shared/thread";
 import { caller, refusal, type Call, type Presence, type StaffCalls, type StaffListen, type SyncReply } from "../shared/wire";
-import { logout, type Session } from "./api";
+import { logout, logoutEverywhere, RequestError, type Session } from "./api";
 import { ConsoleCalls, mediaReadiness } from "./calls";
 import { precheckPanel } from "../call/main";
 import { Panel, type PanelActions } from "./panel";
@@ -52,6 +52,10 @@ export class Desk implements PanelActions, Answer {
   ) {
     const signOut = button("Sign out");
     signOut.addEventListener("click", () => void this.signOut());
+    const everywhere = button("Sign out everywhere", {
+      title: "Also signs you out in every other browser and device",
+    });
+    everywhere.addEventListener("click", () => void this.signOutEverywhere(everywhere));
     const check = button("Check my camera and connection");
     const checkArea = h("div", { class: "checks-area" });
     check.addEventListener("click", () =>
@@ -72,6 +76,7 @@ export class Desk implements PanelActions, Answer {
         this.presence,
         check,
         signOut,
+        everywhere,
       ),
       checkArea,
       this.notice,
@@ -321,6 +326,20 @@ export class Desk implements PanelActions, Answer {
   private async signOut(): Promise<void> {
     await logout(this.session.csrf_token).catch(() => undefined);
     this.leave();
+  }
+
+  /** Unlike a plain sign-out, a failure is shown: the person must know their other
+   * sessions may still be open. */
+  private async signOutEverywhere(control: HTMLButtonElement): Promise<void> {
+    control.disabled = true;
+    try {
+      await logoutEverywhere(this.session.csrf_token);
+    } catch (err: unknown) {
+      control.disabled = false;
+      const reason = err instanceof RequestError ? err.message : "Can't reach the server.";
+      return this.say(`Not signed out everywhere: ${reason}`);
+    }
+    this.leave("Signed out on every device.");
   }
 
   private leave(notice?: string): void {
