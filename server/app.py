@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import jinja2
-import socketio
 from aiohttp import web
 
 from server import api, pages, precheck_api
@@ -18,6 +17,7 @@ from server.ice import TurnIce
 from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
 from server.migrate import migrate
 from server.settings import Settings
+from server.sockets import SocketServer
 from server.store import SqlStore
 from signaling.calls import Calls
 from signaling.clock import LoopClock
@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     app[THROTTLE] = Throttle(settings.login_attempts)
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="aiohttp",
         transports=["websocket"],
         # Origins are checked per namespace with coded refusals (see server.auth).
