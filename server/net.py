@@ -5,7 +5,8 @@ step around every per-address limit."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -57,3 +58,11 @@ def client_address(
             break
         address = parsed
     return str(address)
+
+
+def socket_address(environ: Mapping[str, Any], trusted: tuple[Network, ...]) -> str:
+    """The client address of a socket.io connection. engine.io's aiohttp environ carries a
+    fixed ``REMOTE_ADDR`` of 127.0.0.1, so the peer is read from the aiohttp request."""
+    request = environ.get("aiohttp.request")
+    peer = getattr(request, "remote", None) if request is not None else environ.get("REMOTE_ADDR")
+    return client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), trusted)

@@ -8,11 +8,19 @@ traceback for every frame it cannot decode while keeping the socket open. ``Sock
 takes the engine.io message path over: client events with a lifecycle name are refused with
 ``event.unknown``; a socket that sends anything that does not decode, or a binary packet, is
 closed, with one log line and no traceback.
+
+It also bounds the sockets open at once from one client address (``sockets_per_address``):
+the socket past the bound gets a coded ``rate.limited`` connect refusal and is closed; past
+twice the bound (clients that never ask to connect a namespace) the handshake itself is
+refused. Each socket's address is put in its environ under ``CLIENT_ADDRESS``, for the
+namespaces' rate limits.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import socketio
@@ -20,12 +28,15 @@ from engineio import packet as engine_packet
 from engineio.async_drivers.aiohttp import WebSocket
 from socketio import packet
 
+from signaling.dispatch import CLIENT_ADDRESS, refuse
 from signaling.errors import ErrorCode, ProtocolError, refusal
 
 log = logging.getLogger(__name__)
 
 LIFECYCLE = frozenset({"connect", "connect_error", "disconnect", "disconnecting"})
 """Event names that only the transport may trigger (socket.io reserves them)."""
+FULL_RETRY_SECONDS = 5.0
+"""The retry hint of a refusal for too many open sockets: when one closes is unknown."""
 
 
 class Garbage(Exception):
@@ -51,14 +62,68 @@ class CheckedWebSocket(WebSocket):  # type: ignore[misc]
 
 
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """``socketio.AsyncServer`` (same options) that lets only the transport trigger lifecycle
-    handlers and closes a socket at its first frame that is not a text event, ack, connect or
-    disconnect packet."""
+    """``socketio.AsyncServer`` (same ``options``) that lets only the transport trigger
+    lifecycle handlers, closes a socket at its first frame that is not a text event, ack,
+    connect or disconnect packet, and bounds the open sockets per client address.
 
-    def __init__(self, **options: Any) -> None:
+    :param address_of: a connection's real client address, from its environ.
+    :param sockets_per_address: sockets open at once from one address.
+    """
+
+    def __init__(
+        self,
+        *,
+        address_of: Callable[[Mapping[str, Any]], str],
+        sockets_per_address: int,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         # A copy: the driver's table is module-level and shared by every server.
         self.eio._async = {**self.eio._async, "websocket": CheckedWebSocket}
+        self.address_of = address_of
+        self.sockets_per_address = sockets_per_address
+        self._open: Counter[str] = Counter()
+        self._address: dict[str, str] = {}
+
+    def open_sockets(self, address: str) -> int:
+        """Sockets open now from ``address``."""
+        return self._open.get(address, 0)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
+        address = self.address_of(environ)
+        if self._open[address] >= 2 * self.sockets_per_address:
+            return False  # engine.io answers 401; nothing is logged, the client pays for it
+        self._open[address] += 1
+        self._address[eio_sid] = address
+        environ[CLIENT_ADDRESS] = address
+        await super()._handle_eio_connect(eio_sid, environ)
+        return None
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        address = self._address.pop(eio_sid, None)
+        if address is not None:
+            self._open[address] -= 1
+            if self._open[address] <= 0:
+                del self._open[address]
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        address = self._address.get(eio_sid)
+        if address is not None and self._open[address] > self.sockets_per_address:
+            error = ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                "Too many connections from your network; try again shortly.",
+                FULL_RETRY_SECONDS,
+            )
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    packet.CONNECT_ERROR, data=refuse(error).error_args, namespace=namespace
+                ),
+            )
+            await self._drop(eio_sid)
+            return
+        await super()._handle_connect(eio_sid, namespace, data)
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         """engine.io's message handler: decode one socket.io packet and dispatch it."""
