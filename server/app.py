@@ -5,20 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import jinja2
-import socketio
 from aiohttp import web
 
 from server import api, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
-from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
+from server.keys import (
+    ASSETS,
+    AUTH,
+    LIMITS,
+    SETTINGS,
+    SIGNALING,
+    SIO,
+    STORE,
+    TEMPLATES,
+    THROTTLE,
+)
+from server.limits import RateLimits, rates_from
 from server.migrate import migrate
-from server.net import TRUSTED_PROXIES
+from server.net import TRUSTED_PROXIES, socket_address
 from server.settings import Settings
+from server.sockets import SocketServer
 from server.store import SqlStore
 from server.throttle import MemoryThrottle
 from signaling.calls import Calls
@@ -62,7 +74,10 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     app[THROTTLE] = MemoryThrottle(settings.login_attempts)
-    sio = socketio.AsyncServer(
+    app[LIMITS] = RateLimits(rates_from(settings))
+    sio = SocketServer(
+        address_of=partial(socket_address, trusted=settings.proxy_networks),
+        sockets_per_address=settings.sockets_per_address,
         async_mode="aiohttp",
         transports=["websocket"],
         # Origins are checked per namespace with coded refusals (see server.auth).
@@ -117,7 +132,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
-    signaling = Signaling(router, Conversations(store, clock, router, outbound), calls, auth)
+    signaling = Signaling(
+        router, Conversations(store, clock, router, outbound), calls, auth, app[LIMITS]
+    )
     signaling.mount(app[SIO])
     await router.recover()
     await calls.recover()

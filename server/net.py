@@ -8,7 +8,8 @@ Every per-address use (sign-in throttling, socket connections, the pre-call chec
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -72,5 +73,17 @@ def request_address(request: web.Request) -> str:
     the app has not been told any: then the TCP peer). Several ``X-Forwarded-For`` header
     lines count as one list, in order, as HTTP defines."""
     trusted = request.app.get(TRUSTED_PROXIES, ())
+    forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
+    return client_address(request.remote, forwarded, trusted)
+
+
+def socket_address(environ: Mapping[str, Any], trusted: tuple[Network, ...]) -> str:
+    """The client address of a socket.io connection. engine.io's aiohttp environ carries a
+    fixed ``REMOTE_ADDR`` of 127.0.0.1, so the peer is read from the aiohttp request."""
+    request = environ.get("aiohttp.request")
+    if request is None:
+        return client_address(
+            environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), trusted
+        )
     forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
     return client_address(request.remote, forwarded, trusted)

@@ -13,11 +13,20 @@ import socketio
 
 from signaling.calls import Calls
 from signaling.conversations import Conversations, not_assigned
-from signaling.dispatch import ProtocolNamespace, refuse
+from signaling.dispatch import CLIENT_ADDRESS, ProtocolNamespace, refuse
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import CustomerEvent, ServerEvent, StaffEvent
 from signaling.outbound import CUSTOMER_NS, STAFF_NS
-from signaling.ports import Auth, Conversation, CustomerIdentity, Side, StaffMember
+from signaling.ports import (
+    Auth,
+    Conversation,
+    Counted,
+    CustomerIdentity,
+    LimitKind,
+    Limits,
+    Side,
+    StaffMember,
+)
 from signaling.protocol import (
     CUSTOMER_PAYLOADS,
     STAFF_PAYLOADS,
@@ -94,12 +103,22 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
 
     catalogue = CustomerEvent
     payloads = CUSTOMER_PAYLOADS
+    limited: dict[CustomerEvent, LimitKind] = {
+        CustomerEvent.CONVERSATION_START: "conversation",
+        CustomerEvent.MESSAGE_SEND: "message",
+        CustomerEvent.TYPING: "typing",
+    }
     side: Side = "customer"
 
     def __init__(
-        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+        self,
+        auth: Auth,
+        conversations: Conversations,
+        router: Router,
+        calls: Calls,
+        limits: Limits,
     ) -> None:
-        super().__init__(CUSTOMER_NS)
+        super().__init__(CUSTOMER_NS, limits)
         self.auth = auth
         self.conversations = conversations
         self.router = router
@@ -108,15 +127,24 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         self._customers: dict[str, CustomerIdentity] = {}
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
+        address = environ.get(CLIENT_ADDRESS)
         try:
+            # The address first: a flood of connections costs no token check or site lookup.
+            await self.limit("connection", Counted(address=address))
             claim = decode(CustomerAuth, auth)
             customer = await self.auth.customer_from_auth(
                 claim.site, claim.host, claim.token, environ
+            )
+            await self.limit(
+                "connection", Counted(visitor=customer.visitor_id, site=customer.site.key)
             )
         except ProtocolError as error:
             log.info("customer connection refused: %s", error.code)
             raise refuse(error) from None
         self._customers[sid] = customer
+        self.count_as(
+            sid, Counted(visitor=customer.visitor_id, address=address, site=customer.site.key)
+        )
         # Sent before the connect completes; socket.io clients buffer it until then.
         await self.emit(
             str(ServerEvent.SESSION),
@@ -202,13 +230,22 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     catalogue = StaffEvent
     payloads = STAFF_PAYLOADS
+    limited: dict[StaffEvent, LimitKind] = {
+        StaffEvent.MESSAGE_SEND: "message",
+        StaffEvent.TYPING: "typing",
+    }
     roles = frozenset({"admin", "agent"})
     side: Side = "staff"
 
     def __init__(
-        self, auth: Auth, conversations: Conversations, router: Router, calls: Calls
+        self,
+        auth: Auth,
+        conversations: Conversations,
+        router: Router,
+        calls: Calls,
+        limits: Limits,
     ) -> None:
-        super().__init__(STAFF_NS)
+        super().__init__(STAFF_NS, limits)
         self.auth = auth
         self.conversations = conversations
         self.router = router
@@ -218,6 +255,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
         try:
+            await self.limit("connection", Counted(address=environ.get(CLIENT_ADDRESS)))
             member = await self.auth.staff_from_environ(environ)
         except ProtocolError as error:
             raise refuse(error) from None
@@ -226,6 +264,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         if member.role not in self.roles:
             raise refuse(ProtocolError(ErrorCode.AUTH_FORBIDDEN, "Your role cannot answer."))
         self._staff[sid] = member
+        # Staff are counted per person only: a call centre shares one address.
+        self.count_as(sid, Counted(visitor=f"staff:{member.id}"))
         await self.outbound.join_staff(sid, member.id)
         await self.router.staff_connected(member, sid)
         log.info("staff %s connected", member.id)
@@ -345,13 +385,18 @@ class Signaling:
     """The real-time domain, assembled: mount it on a socket.io server."""
 
     def __init__(
-        self, router: Router, conversations: Conversations, calls: Calls, auth: Auth
+        self,
+        router: Router,
+        conversations: Conversations,
+        calls: Calls,
+        auth: Auth,
+        limits: Limits,
     ) -> None:
         self.router = router
         self.conversations = conversations
         self.calls = calls
-        self.customer = CustomerNamespace(auth, conversations, router, calls)
-        self.staff = StaffNamespace(auth, conversations, router, calls)
+        self.customer = CustomerNamespace(auth, conversations, router, calls, limits)
+        self.staff = StaffNamespace(auth, conversations, router, calls, limits)
 
     def mount(self, sio: socketio.AsyncServer) -> None:
         sio.register_namespace(self.customer)

@@ -276,3 +276,29 @@ class IceProvider(Protocol):
         """``{"ice_servers": [...], "ice_transport_policy": "all" | "relay"}`` with TURN
         credentials minted for ``participant_id`` alone and expiring soon."""
         ...
+
+
+LimitKind = Literal["connection", "conversation", "message", "typing", "precheck"]
+"""What is counted: new socket connections, ``conversation.start``, ``message.send``,
+``typing`` and pre-call checks started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Who one event is counted against. Each scope given has its own limit (per visitor or
+    staff member, per client address, per site); ``None`` leaves that scope out."""
+
+    visitor: str | None = None
+    address: str | None = None
+    site: str | None = None
+
+
+class Limits(Protocol):
+    """Rate limits per visitor, address and site, shared by every node that uses the same
+    storage (in memory: this process only)."""
+
+    async def hit(self, kind: LimitKind, who: Counted) -> float | None:
+        """Count one ``kind`` against each scope of ``who``, narrowest first. ``None`` when
+        every scope allows it; otherwise the seconds until the scope that refused allows it
+        again (the scopes after it are not counted)."""
+        ...

@@ -77,6 +77,8 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface WireError {
   code: ErrorCodeValue;
   message: string;
+  /** With rate.limited: when the same request may succeed. */
+  retry_after_ms?: number;
 }
 
 export type Ack<T = object> = ({ ok: true } & T) | { ok: false; error: WireError };
