@@ -8,9 +8,9 @@ import {
   type ConversationView,
   type MessageView,
 } from "../protocol.gen";
-import { backoff } from "../shared/config";
 import { button, h, say, show, uid } from "../shared/dom";
 import { memoryShelf, Outbox } from "../shared/outbox";
+import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import type { Pending } from "../shared/thread";
 import { caller, refusal, type Call, type Presence, type StaffCalls, type StaffListen, type SyncReply } from "../shared/wire";
 import { logout, type Session } from "./api";
@@ -40,7 +40,7 @@ export class Desk implements PanelActions, Answer {
     h("option", { value: "available" }, "Available"),
     h("option", { value: "away" }, "Away"),
   );
-  private attempt = 0;
+  private readonly redial: Redial;
   /** A presence chosen but not yet confirmed by the server (e.g. picked while reconnecting). */
   private wanted: "available" | "away" | null = null;
   private readonly calls: ConsoleCalls;
@@ -81,7 +81,8 @@ export class Desk implements PanelActions, Answer {
     );
     // Any click is a user gesture that lets the ring tone play later.
     this.el.addEventListener("click", () => this.rings.sound.unlock(), { once: true });
-    this.socket = io("/staff", { transports: ["websocket"], reconnectionDelayMax: 10_000 });
+    this.socket = io("/staff", SOCKET_OPTIONS);
+    this.redial = new Redial(this.socket);
     this.call = caller<StaffCalls>(this.socket);
     this.calls = new ConsoleCalls(this.call, {
       showCall: (id, screen) => this.panels.get(id)?.showCall(screen),
@@ -152,19 +153,20 @@ export class Desk implements PanelActions, Answer {
   private listen(): void {
     const s = this.socket;
     s.on("connect", () => {
-      this.attempt = 0;
+      this.redial.connected();
       show(this.notice, false);
       void this.sync();
     });
     s.on("disconnect", (reason) => {
+      if (reason === "io client disconnect") return; // signed out
       this.reconnecting();
-      if (reason === "io server disconnect") this.retry();
+      this.redial.lost();
     });
     s.on("connect_error", (err) => {
       const code = refusal(err)?.code;
       if (code === ErrorCode.AUTH_REQUIRED) return this.leave("Please sign in again.");
       this.reconnecting();
-      if (!s.active) this.retry();
+      this.redial.lost();
     });
     s.on(ServerEvent.RING, (ring) => this.rings.show(ring));
     s.on(ServerEvent.RING_CANCELLED, ({ conversation_id }) => this.rings.remove(conversation_id));
@@ -181,12 +183,6 @@ export class Desk implements PanelActions, Answer {
   private reconnecting(): void {
     say(this.notice, "Reconnecting…");
     show(this.notice, true);
-  }
-
-  private retry(): void {
-    setTimeout(() => {
-      if (!this.socket.connected) this.socket.connect();
-    }, backoff(this.attempt++));
   }
 
   private async sync(): Promise<void> {
@@ -325,6 +321,7 @@ export class Desk implements PanelActions, Answer {
 
   private leave(notice?: string): void {
     this.calls.stop();
+    this.redial.stop();
     this.socket.disconnect();
     this.rings.clear();
     this.queue.stop();

@@ -9,9 +9,9 @@ import {
   type MessageView,
   type StartConversation,
 } from "../protocol.gen";
-import { backoff } from "../shared/config";
 import { isSafeLink, uid } from "../shared/dom";
 import { Outbox, retryable } from "../shared/outbox";
+import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import { Thread, type Pending } from "../shared/thread";
 import { TypingSignal } from "../shared/typing";
 import { caller, refusal, type Call, type CustomerCalls, type CustomerListen } from "../shared/wire";
@@ -51,7 +51,7 @@ export class Chat implements Actions {
   private hostOpen = true;
   private unread = 0;
   private readSeq = 0;
-  private attempt = 0;
+  private readonly redial: Redial;
   private wanted: "chat" | "voice" | "video" | "oneway" = "chat";
   private readonly calls: FrameCalls;
 
@@ -70,11 +70,11 @@ export class Chat implements Actions {
     this.outbox.all.forEach((item) => this.thread.pend(item));
     this.typing = new TypingSignal((typing) => this.signal(typing));
     this.socket = io(`${location.origin}/customer`, {
-      transports: ["websocket"],
-      reconnectionDelayMax: 10_000,
+      ...SOCKET_OPTIONS,
       // A function, so a token stored after the first connect is sent on reconnect.
       auth: (cb) => cb(this.auth()),
     });
+    this.redial = new Redial(this.socket);
     this.call = caller<CustomerCalls>(this.socket);
     this.calls = new FrameCalls(this.call, view, () => this.open()?.id ?? null, () => this.conversation?.assignee?.name ?? "The staff member");
     this.calls.listen(this.socket);
@@ -156,14 +156,13 @@ export class Chat implements Actions {
   private listen(): void {
     const s = this.socket;
     s.on("connect", () => {
-      this.attempt = 0;
+      this.redial.connected();
       this.view.online(true);
       void this.resume();
     });
     s.on("disconnect", (reason) => {
       this.view.online(false);
-      // socket.io only reconnects by itself after transport failures.
-      if (reason === "io server disconnect") this.retry();
+      if (reason !== "io client disconnect") this.redial.lost();
     });
     s.on("connect_error", (err) => this.refused(err));
     s.on(ServerEvent.SESSION, ({ token }) => this.store.set("token", token));
@@ -195,14 +194,7 @@ export class Chat implements Actions {
       this.store.set("token", null);
       if (hadToken) return void this.socket.connect();
     }
-    // A refusal by the server (unlike a transport failure) is not retried by socket.io.
-    if (!this.socket.active) this.retry();
-  }
-
-  private retry(): void {
-    setTimeout(() => {
-      if (!this.socket.connected) this.socket.connect();
-    }, backoff(this.attempt++));
+    this.redial.lost();
   }
 
   // -- conversation ------------------------------------------------------------------------
