@@ -8,6 +8,7 @@ import {
   type ConversationView,
   type MessageView,
 } from "../protocol.gen";
+import { CatchUp } from "../shared/catchup";
 import { button, h, say, show, uid } from "../shared/dom";
 import { memoryShelf, Outbox } from "../shared/outbox";
 import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
@@ -28,6 +29,7 @@ export class Desk implements PanelActions, Answer {
   private readonly socket: Socket<StaffListen, DefaultEventsMap>;
   private readonly call: Call<StaffCalls>;
   private readonly panels = new Map<string, Panel>();
+  private readonly catchUps = new Map<string, CatchUp>();
   private readonly grid = h("div", { class: "grid" });
   private readonly rings = new Rings(this);
   private readonly queue = new QueueList();
@@ -99,7 +101,9 @@ export class Desk implements PanelActions, Answer {
     this.rings.remove(conversationId);
     void this.call(StaffEvent.RING_ACCEPT, { conversation_id: conversationId }).then((ack) => {
       if (!ack.ok) return this.say(ack.error.message);
-      this.replay(ack.conversation, ack.messages).focus();
+      const panel = this.replay(ack.conversation, ack.messages);
+      panel.focus();
+      if (ack.more) void this.catchUp(panel);
       if (ack.call) this.calls.state(ack.call);
     });
   }
@@ -138,6 +142,7 @@ export class Desk implements PanelActions, Answer {
     this.calls.ended(conversationId);
     this.panels.get(conversationId)?.el.remove();
     this.panels.delete(conversationId);
+    this.catchUps.delete(conversationId);
   }
 
   typing(conversationId: string, typing: boolean): void {
@@ -188,7 +193,7 @@ export class Desk implements PanelActions, Answer {
   private async sync(): Promise<void> {
     const last_seqs: Record<string, number> = {};
     for (const panel of this.panels.values()) {
-      if (!panel.ended) last_seqs[panel.id] = panel.thread.lastSeq;
+      if (!panel.ended) last_seqs[panel.id] = panel.thread.through;
     }
     const ack = await this.call(StaffEvent.SYNC, { last_seqs });
     if (!ack.ok) {
@@ -203,7 +208,13 @@ export class Desk implements PanelActions, Answer {
   private restore(state: SyncReply): void {
     this.showPresence(this.wanted ?? state.presence);
     state.conversations.forEach((c) => this.panel(c).update(c));
-    state.messages.forEach((m) => this.receive(m));
+    for (const panel of this.panels.values()) {
+      panel.addAll(state.messages.filter((m) => m.conversation_id === panel.id));
+    }
+    for (const id of state.more ?? []) {
+      const panel = this.panels.get(id);
+      if (panel) void this.catchUp(panel);
+    }
     this.rings.retain(new Set(state.rings.map((r) => r.conversation.id)));
     state.rings.forEach((r) => this.rings.show(r));
     this.queue.set(state.queue);
@@ -219,29 +230,39 @@ export class Desk implements PanelActions, Answer {
     if (panel) panel.update(conversation);
     // Taken in another tab of this staff member: open it here too and fetch its messages.
     else if (mine && conversation.status === "active") void this.catchUp(this.panel(conversation));
-    if (panel && conversation.last_seq > panel.thread.lastSeq) void this.catchUp(panel);
+    if (panel && conversation.last_seq > panel.thread.through) void this.catchUp(panel);
   }
 
   private receive(message: MessageView): void {
     const panel = this.panels.get(message.conversation_id);
     if (!panel) return;
-    if (message.seq > panel.thread.lastSeq + 1) void this.catchUp(panel);
+    if (message.seq > panel.thread.through + 1) void this.catchUp(panel);
     panel.add(message);
   }
 
   private replay(conversation: ConversationView, messages: MessageView[]): Panel {
     const panel = this.panel(conversation);
     panel.update(conversation);
-    messages.forEach((m) => panel.add(m));
+    panel.addAll(messages);
     return panel;
   }
 
-  private async catchUp(panel: Panel): Promise<void> {
-    const ack = await this.call(StaffEvent.CONVERSATION_RESUME, {
-      conversation_id: panel.id,
-      last_seq: panel.thread.lastSeq,
-    });
-    if (ack.ok) this.replay(ack.conversation, ack.messages);
+  /** Fill the panel's thread from its first missing seq, page after page. */
+  private catchUp(panel: Panel): Promise<void> {
+    let catchUp = this.catchUps.get(panel.id);
+    if (!catchUp) {
+      catchUp = new CatchUp(
+        () => panel.thread.through,
+        async (after) => {
+          const ack = await this.call(StaffEvent.CONVERSATION_RESUME, { conversation_id: panel.id, last_seq: after });
+          if (!ack.ok) return null;
+          this.replay(ack.conversation, ack.messages);
+          return ack.more ?? false;
+        },
+      );
+      this.catchUps.set(panel.id, catchUp);
+    }
+    return catchUp.run();
   }
 
   /** The panel for `conversation`, created if needed. */

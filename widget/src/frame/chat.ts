@@ -9,6 +9,7 @@ import {
   type MessageView,
   type StartConversation,
 } from "../protocol.gen";
+import { CatchUp } from "../shared/catchup";
 import { isSafeLink, uid } from "../shared/dom";
 import { Outbox, retryable } from "../shared/outbox";
 import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
@@ -45,7 +46,7 @@ export class Chat implements Actions {
   private readonly thread: Thread;
   private readonly typing: TypingSignal;
   private starting: Promise<ConversationView | null> | null = null;
-  private catchingUp = false;
+  private readonly catchUp: CatchUp;
   private page: { url: string; title: string } | null = null;
   private pageSent = "";
   private hostOpen = true;
@@ -66,6 +67,7 @@ export class Chat implements Actions {
       them: "Staff",
       note: (m) => noteText(m, this.conversation?.assignee?.name),
     });
+    this.catchUp = new CatchUp(() => this.thread.through, (after) => this.fetchPage(after));
     this.outbox = new Outbox(store.shelf());
     this.outbox.all.forEach((item) => this.thread.pend(item));
     this.typing = new TypingSignal((typing) => this.signal(typing));
@@ -204,11 +206,11 @@ export class Chat implements Actions {
     if (id) {
       const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
         conversation_id: id,
-        last_seq: this.thread.lastSeq,
+        last_seq: this.thread.through,
       });
       if (ack.ok) {
         this.replay(ack.conversation, ack.messages);
-        this.calls.resumed(ack.call);
+        this.calls.resumed(ack.call); // a page cut short (`more`) is followed up by apply()
       } else if (ack.error.code === ErrorCode.CONVERSATION_NOT_FOUND) this.forget();
       else if (retryable(ack)) return void setTimeout(() => this.resume(), RETRY_MS);
     }
@@ -217,23 +219,21 @@ export class Chat implements Actions {
 
   private replay(conversation: ConversationView, messages: MessageView[]): void {
     this.conversation = conversation;
-    messages.forEach((m) => this.receive(m));
+    // One read marker for the page, not one per message (events are rate limited).
+    let added = false;
+    for (const message of messages) added = this.take(message) || added;
+    if (added) this.shown();
     this.apply(conversation);
   }
 
-  // Fills a gap in seqs (a missed hint) by asking for everything after the last seq held.
-  private async catchUp(): Promise<void> {
+  // One page of the catch-up that fills a gap in seqs (missed hints, a long absence).
+  private async fetchPage(after: number): Promise<boolean | null> {
     const id = this.conversation?.id;
-    if (!id || this.catchingUp || !this.socket.connected) return;
-    this.catchingUp = true;
-    const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
-      conversation_id: id,
-      last_seq: this.thread.lastSeq,
-    });
-    this.catchingUp = false;
-    if (ack.ok && ack.conversation.id === this.conversation?.id) {
-      this.replay(ack.conversation, ack.messages);
-    }
+    if (!id || !this.socket.connected) return null;
+    const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, { conversation_id: id, last_seq: after });
+    if (!ack.ok || ack.conversation.id !== this.conversation?.id) return null;
+    this.replay(ack.conversation, ack.messages);
+    return ack.more ?? false;
   }
 
   private apply(conversation: ConversationView): void {
@@ -244,17 +244,26 @@ export class Chat implements Actions {
       this.typing.stop();
       this.calls.stop();
     }
-    if (conversation.last_seq > this.thread.lastSeq) void this.catchUp();
+    if (conversation.last_seq > this.thread.through) void this.catchUp.run();
   }
 
   private receive(message: MessageView): void {
     if (message.conversation_id !== this.conversation?.id) return;
-    if (message.seq > this.thread.lastSeq + 1) void this.catchUp();
-    if (!this.thread.add(message)) return;
+    if (message.seq > this.thread.through + 1) void this.catchUp.run();
+    if (this.take(message)) this.shown();
+  }
+
+  /** Merge a message into the thread; false if it was held already. */
+  private take(message: MessageView): boolean {
+    if (message.conversation_id !== this.conversation?.id || !this.thread.add(message)) return false;
     if (message.sender === "staff" && message.kind === "text") {
       this.view.typing.set(null);
       if (!this.hostOpen) this.host.post({ type: "unread", count: ++this.unread });
     }
+    return true;
+  }
+
+  private shown(): void {
     this.thread.follow();
     this.markRead();
   }

@@ -27,7 +27,10 @@ const PENDING_ORDER = 2 ** 53;
  * pending row becomes the committed row with the same `client_msg_id` in place. */
 export class Thread {
   readonly bySeq = new Map<number, MessageView>();
+  /** The highest seq held. */
   lastSeq = 0;
+  /** The last seq of the run held from 1 without a gap: where a replay resumes. */
+  through = 0;
   private readonly rows = new Map<string, HTMLElement>();
   private readonly order = new WeakMap<Element, number>();
   private readonly committedIds = new Set<string>();
@@ -43,6 +46,7 @@ export class Thread {
     if (this.bySeq.has(message.seq)) return false;
     this.bySeq.set(message.seq, message);
     this.lastSeq = Math.max(this.lastSeq, message.seq);
+    while (this.bySeq.has(this.through + 1)) this.through++;
     const id = message.client_msg_id;
     if (id) this.committedIds.add(id);
     const pending = id ? this.rows.get(`c${id}`) : undefined;
@@ -76,6 +80,7 @@ export class Thread {
     this.rows.clear();
     this.committedIds.clear();
     this.lastSeq = 0;
+    this.through = 0;
   }
 
   /** Keep the newest message in view (the log's parent scrolls) unless the reader has
