@@ -120,6 +120,18 @@ export class Chat implements Actions {
     void this.ensureConversation().then(() => this.view.focus());
   }
 
+  resend(): void {
+    this.forget(); // the held messages go to the next conversation, which flush() starts
+    void this.flush();
+  }
+
+  discard(): void {
+    const held = this.outbox.all.filter((item) => item.stranded);
+    held.forEach((item) => this.thread.drop(item.client_msg_id));
+    this.outbox.retain((item) => !item.stranded);
+    this.showStranded();
+  }
+
   channel(channel: "chat" | "voice" | "video" | "oneway"): void {
     if (this.open()?.status === "active") return void this.calls.choose(channel);
     if (this.open() || channel === "chat") return;
@@ -243,7 +255,9 @@ export class Chat implements Actions {
     if (conversation.status === "ended") {
       this.typing.stop();
       this.calls.stop();
+      this.outbox.strand(conversation.id);
     }
+    this.showStranded();
     if (conversation.last_seq > this.thread.through) void this.catchUp.run();
   }
 
@@ -320,6 +334,16 @@ export class Chat implements Actions {
     this.pageSent = "";
     this.calls.stop();
     this.view.state(null);
+    this.view.stranded(0);
+  }
+
+  /** Messages held back because their conversation ended before they were sent: kept on
+   * screen as "Not sent", with the offer to send them in a new conversation. */
+  private showStranded(): void {
+    const id = this.conversation?.id;
+    const held = this.outbox.all.filter((item) => item.stranded && item.conversation_id === id);
+    held.forEach((item) => this.thread.unsent(item.client_msg_id));
+    this.view.stranded(held.length);
   }
 
   // -- outbox ------------------------------------------------------------------------------
@@ -336,7 +360,11 @@ export class Chat implements Actions {
           client_msg_id: item.client_msg_id,
           body: item.body,
         }),
-      (item, ack) => (ack.ok ? this.receive(ack.message) : this.fail(ack, item)),
+      (item, ack) => {
+        if (ack.ok) this.receive(ack.message);
+        else this.fail(ack, item);
+        this.showStranded(); // one held by an end that raced its acknowledgement is gone now
+      },
     );
     if (!sent) this.later();
   }
@@ -346,19 +374,22 @@ export class Chat implements Actions {
   }
 
   /** A message (or, for null, a start) was refused for good: say why and drop what can
-   * no longer be sent. */
+   * no longer be sent. A message refused because its conversation ended is kept instead
+   * (the outbox strands it) for the customer to send in a new conversation. */
   private fail(ack: Ack & { ok: false }, refused: Pending | null): void {
     const conversationId = refused?.conversation_id ?? null;
-    const dead = (item: Pending) => item.conversation_id === conversationId;
     const code = ack.error.code;
+    if (code === ErrorCode.CONVERSATION_ENDED && conversationId) {
+      if (this.conversation?.id === conversationId) this.apply({ ...this.conversation, status: "ended" });
+      return;
+    }
     if (refused) this.thread.drop(refused.client_msg_id);
-    if (!refused || code === ErrorCode.CONVERSATION_ENDED) {
+    else {
+      const dead = (item: Pending) => item.conversation_id === conversationId;
       this.outbox.all.filter(dead).forEach((item) => this.thread.drop(item.client_msg_id));
       this.outbox.retain((item) => !dead(item));
     }
-    if (code === ErrorCode.CONVERSATION_ENDED && this.conversation?.id === conversationId) {
-      this.apply({ ...this.conversation, status: "ended" });
-    } else if (code === ErrorCode.CONVERSATION_NOT_FOUND) {
+    if (code === ErrorCode.CONVERSATION_NOT_FOUND) {
       this.forget();
       this.later();
     } else {

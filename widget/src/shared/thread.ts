@@ -8,6 +8,8 @@ export interface Pending {
   client_msg_id: string;
   body: string;
   created_at: number;
+  /** Held, not sent: its conversation ended first, and the customer chooses what happens. */
+  stranded?: boolean;
 }
 
 /** How a thread speaks for one side of the conversation. */
@@ -66,6 +68,15 @@ export class Thread {
     if (this.committedIds.has(item.client_msg_id) || this.rows.has(key)) return;
     const row = bubble(true, "You", item.body, null);
     this.place(key, PENDING_ORDER + this.typed++, row);
+    if (item.stranded) this.unsent(item.client_msg_id);
+  }
+
+  /** Mark a pending message as held back ("Not sent") instead of "Sending…". */
+  unsent(clientMsgId: string): void {
+    const meta = this.rows.get(`c${clientMsgId}`)?.querySelector(".meta");
+    if (!meta) return;
+    meta.textContent = "Not sent";
+    meta.classList.add("unsent");
   }
 
   /** Remove a pending message that will never be sent. */
