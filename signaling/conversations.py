@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from signaling.errors import ErrorCode, ProtocolError
@@ -32,6 +33,15 @@ from signaling.views import message_view
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ReplayPage:
+    """One page of a replay: at most ``REPLAY_LIMIT`` messages in seq order, and whether more
+    follow (the client asks again from the last seq it then holds without a gap)."""
+
+    messages: list[Message]
+    more: bool
 
 
 def not_found() -> ProtocolError:
@@ -114,9 +124,11 @@ class Conversations:
         await self.router.enqueue(conversation)
         return await self.store.get_conversation(conversation.id) or conversation
 
-    async def replay(self, conversation: Conversation, last_seq: int) -> list[Message]:
-        """Everything after ``last_seq``, in order."""
-        return await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT)
+    async def replay(self, conversation: Conversation, last_seq: int) -> ReplayPage:
+        """The messages after ``last_seq``, in order, one page at a time."""
+        # One row past the page says whether more follow, without a second query.
+        found = await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT + 1)
+        return ReplayPage(found[:REPLAY_LIMIT], more=len(found) > REPLAY_LIMIT)
 
     async def send_as_customer(
         self, customer: CustomerIdentity, request: SendMessage, sid: str

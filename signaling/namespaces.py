@@ -173,10 +173,11 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         customer = self.customer(sid)
         conversation = await self.conversations.for_customer(customer, request.conversation_id)
         await self.outbound.join_conversation(sid, conversation.id)
-        messages = await self.conversations.replay(conversation, request.last_seq)
+        page = await self.conversations.replay(conversation, request.last_seq)
         return ok(
             conversation=self.router.view(conversation, for_staff=False).to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 
@@ -298,14 +299,17 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         conversations: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
+        more: list[str] = []  # replays cut at the page limit: the console pages them
         for conversation_id in sorted(agent.active):
             conversation = await self.conversations.store.get_conversation(conversation_id)
             if conversation is None or conversation.assignee_id != member.id:
                 continue
             conversations.append(self.router.view(conversation, for_staff=True).to_wire())
             after = request.last_seqs.get(conversation_id, 0)
-            replay = await self.conversations.replay(conversation, after)
-            messages.extend(message_view(m).to_wire() for m in replay)
+            page = await self.conversations.replay(conversation, after)
+            messages.extend(message_view(m).to_wire() for m in page.messages)
+            if page.more:
+                more.append(conversation_id)
             running = await self.running_call(conversation)
             if running is not None:
                 calls.append(running)
@@ -316,6 +320,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
             rings=self.router.rings_for(member.id),
             queue=self.router.queue_payload()["conversations"],
             calls=calls,
+            more=more,
         )
 
     async def on_presence_set(self, sid: str, request: SetPresence) -> dict[str, Any]:
@@ -334,10 +339,11 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
             conversation = (
                 await self.conversations.store.get_conversation(conversation.id) or conversation
             )
-        messages = await self.conversations.replay(conversation, 0)
+        page = await self.conversations.replay(conversation, 0)
         return ok(
             conversation=self.router.view(conversation, for_staff=True).to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 
@@ -352,10 +358,11 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
         conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
-        messages = await self.conversations.replay(conversation, request.last_seq)
+        page = await self.conversations.replay(conversation, request.last_seq)
         return ok(
             conversation=self.router.view(conversation, for_staff=True).to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 

@@ -118,8 +118,14 @@ export class Panel {
   }
 
   add(message: MessageView): void {
-    if (!this.thread.add(message)) return;
-    if (message.sender === "customer") this.typing.set(null);
+    this.addAll([message]);
+  }
+
+  /** Merge messages (a replay page): one scroll and one read marker for all of them. */
+  addAll(messages: readonly MessageView[]): void {
+    const added = messages.filter((m) => this.thread.add(m));
+    if (!added.length) return;
+    if (added.some((m) => m.sender === "customer")) this.typing.set(null);
     this.thread.follow();
     this.markRead();
   }

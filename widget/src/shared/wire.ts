@@ -93,7 +93,9 @@ export type StaffListen = {
 
 /** A running call with ICE, as a resume, sync or accept acknowledgement carries it. */
 export type RunningCall = { call: CallView; ice: IceConfig };
-type Replay = { conversation: ConversationView; messages: MessageView[]; call?: RunningCall | null };
+/** A conversation's state and one page of its messages; `more`: ask again from the last seq
+ * then held without a gap. */
+type Replay = { conversation: ConversationView; messages: MessageView[]; more?: boolean; call?: RunningCall | null };
 type Nothing = Record<never, never>;
 
 /** Client→server events: [payload, body of an ok acknowledgement]. */
@@ -120,6 +122,8 @@ export type SyncReply = {
   rings: RingEvent[];
   queue: ConversationView[];
   calls?: RunningCall[];
+  /** Conversations whose replay was cut at the page limit. */
+  more?: string[];
 };
 
 export type StaffCalls = {
