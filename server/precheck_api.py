@@ -35,7 +35,7 @@ from server.media.precheck import (
     PrecheckNotFound,
     PrecheckRejected,
 )
-from server.net import client_address
+from server.net import request_address
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.ports import Counted
 from signaling.protocol import MAX_SDP_BYTES, CallSdp, Payload, decode
@@ -144,11 +144,7 @@ async def precheck_ice(request: web.Request) -> web.Response:
 async def start_precheck(request: web.Request) -> web.Response:
     who = await caller(request)
     offer = await _read_offer(request)
-    address = client_address(
-        request.remote,
-        request.headers.get("X-Forwarded-For"),
-        request.app[SETTINGS].proxy_networks,
-    )
+    address = request_address(request)
     counted = Counted(visitor=who.participant, address=address, site=who.site_key)
     retry_after = await request.app[LIMITS].hit("precheck", counted)
     if retry_after is not None:
