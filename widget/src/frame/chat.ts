@@ -14,7 +14,14 @@ import { isSafeLink, uid } from "../shared/dom";
 import { Outbox, retryable } from "../shared/outbox";
 import { Thread, type Pending } from "../shared/thread";
 import { TypingSignal } from "../shared/typing";
-import { caller, refusal, type Call, type CustomerCalls, type CustomerListen } from "../shared/wire";
+import {
+  caller,
+  refusal,
+  supersedes,
+  type Call,
+  type CustomerCalls,
+  type CustomerListen,
+} from "../shared/wire";
 import { FrameCalls } from "./calling";
 import type { HostLink } from "./host";
 import { noteText } from "./status";
@@ -224,7 +231,7 @@ export class Chat implements Actions {
   }
 
   private replay(conversation: ConversationView, messages: MessageView[]): void {
-    this.conversation = conversation;
+    if (supersedes(this.conversation, conversation)) this.conversation = conversation;
     messages.forEach((m) => this.receive(m));
     this.apply(conversation);
   }
@@ -246,6 +253,9 @@ export class Chat implements Actions {
 
   private apply(conversation: ConversationView): void {
     if (conversation.id !== this.store.get("conversation")) return;
+    // A late view (emitted before the one shown) would put an accepted customer back in
+    // the queue, where the call buttons do nothing.
+    if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
     this.view.state(conversation);
     if (conversation.status === "ended") {
