@@ -311,6 +311,7 @@ class SqlStore(Accounts):
             accepted_at=None,
             ended_at=None,
             ended_by=None,
+            version=1,
         )
         values = {c.name: getattr(conversation, c.name) for c in conversations.columns}
         statement = sa.insert(conversations).values(values)
@@ -360,7 +361,8 @@ class SqlStore(Accounts):
         expect_assignee: int | None = None,
     ) -> Conversation | None:
         """Apply ``changes`` only if the row still matches the expectations (compare and set):
-        one ``UPDATE ... WHERE`` that returns the new row, or None when nothing matched.
+        one ``UPDATE ... WHERE`` that also bumps ``version`` and returns the new row, or None
+        when nothing matched.
 
         ``changes.extra`` may set ``channel``, ``language`` and ``visitor_name``; any other
         key raises ``ValueError``.
@@ -373,8 +375,9 @@ class SqlStore(Accounts):
             where.append(conversations.c.assignee_id == expect_assignee)
         statement: sa.Executable
         if values:
+            bumped = {**values, "version": conversations.c.version + 1}
             statement = (
-                sa.update(conversations).where(*where).values(values).returning(conversations)
+                sa.update(conversations).where(*where).values(bumped).returning(conversations)
             )
         else:  # nothing to change: still answer whether the row matches
             statement = sa.select(conversations).where(*where)

@@ -79,6 +79,9 @@ conversations = sa.Table(
     sa.Column("accepted_at", sa.Double, nullable=True),
     sa.Column("ended_at", sa.Double, nullable=True),
     sa.Column("ended_by", sa.String(16), nullable=True),
+    # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
+    # receive by it. Messages and read markers have their own counters (the seqs).
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "site_id", "visitor_id"),
     # recent_handling_seconds reads the newest ended conversations.

@@ -38,6 +38,7 @@ MODELS: list[type[BaseModel]] = [
     protocol.StaffRef,
     protocol.VisitorView,
     protocol.ConversationView,
+    protocol.QueueChange,
     protocol.MessageView,
     protocol.IceServer,
     protocol.IceConfig,

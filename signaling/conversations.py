@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,12 +101,20 @@ class Conversations:
 
     # -- actions --------------------------------------------------------------------------
 
-    async def start(self, customer: CustomerIdentity, request: StartConversation) -> Conversation:
+    async def start(
+        self,
+        customer: CustomerIdentity,
+        request: StartConversation,
+        join: Callable[[str], Awaitable[None]],
+    ) -> Conversation:
         """Open a conversation, or return the visitor's open one (so a double click or a
-        second tab never makes two)."""
+        second tab never makes two). ``join`` puts the socket in the conversation's room
+        before routing can change it, and the conversation returned is read after that: so
+        the customer gets every change after it, and none is lost in between."""
         existing = await self.store.open_conversation_for(customer.site.id, customer.visitor_id)
         if existing is not None:
-            return existing
+            await join(existing.id)
+            return await self.store.get_conversation(existing.id) or existing
         conversation = await self.store.create_conversation(
             NewConversation(
                 site=customer.site,
@@ -121,6 +129,7 @@ class Conversations:
         )
         await self.store.record_event(conversation.id, "created", self.clock.now())
         log.info("conversation %s created on site %s", conversation.id, customer.site.key)
+        await join(conversation.id)
         await self.router.enqueue(conversation)
         return await self.store.get_conversation(conversation.id) or conversation
 
@@ -221,5 +230,5 @@ class Conversations:
         updated = await self.store.update_conversation(
             conversation.id, Changes(page_url=url, page_title=title)
         )
-        if updated is not None and updated.assignee_id is not None:
-            await self.router.announce(updated)
+        if updated is not None:
+            await self.router.changed(updated)

@@ -165,8 +165,10 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         return await self.conversations.for_customer(self.customer(sid), conversation_id)
 
     async def on_conversation_start(self, sid: str, request: StartConversation) -> dict[str, Any]:
-        conversation = await self.conversations.start(self.customer(sid), request)
-        await self.outbound.join_conversation(sid, conversation.id)
+        async def join(conversation_id: str) -> None:
+            await self.outbound.join_conversation(sid, conversation_id)
+
+        conversation = await self.conversations.start(self.customer(sid), request, join)
         return ok(conversation=self.router.view(conversation, for_staff=False).to_wire())
 
     async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:

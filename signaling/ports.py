@@ -44,7 +44,9 @@ class Conversation:
     """One conversation as stored. Times are epoch seconds (float).
 
     States: ``queued → ringing → active → ended`` (``ringing → queued`` on timeout or decline,
-    ``active → queued`` when the assignee's grace period runs out).
+    ``active → queued`` when the assignee's grace period runs out). ``version`` starts at 1 and
+    grows with every ``Store.update_conversation`` that changes the row, so of two copies the
+    one with the higher version is the newer.
     """
 
     id: str
@@ -67,6 +69,7 @@ class Conversation:
     accepted_at: float | None
     ended_at: float | None
     ended_by: EndedBy | None
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +190,9 @@ class Store(Protocol):
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
     ) -> Conversation | None:
-        """Apply ``changes`` only if the row still matches the expectations (compare and set);
-        returns the updated conversation, or None when it did not match."""
+        """Apply ``changes`` only if the row still matches the expectations (compare and set)
+        and bump its ``version`` in the same write; returns the updated conversation, or None
+        when it did not match."""
         ...
 
     async def append_message(

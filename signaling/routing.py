@@ -6,6 +6,11 @@ conversation in queue order, the longest-idle matching agent; the ring ends by a
 socket drops keeps their conversations for ``grace_period``; then they return to the queue at
 their original place. All state changes go through the store's compare-and-set, so the
 database stays the source of truth and ``recover`` rebuilds this from it after a restart.
+
+Each state change is announced at once, under the lock that made it, with the conversation's
+new ``version``: to its customer (``conversation.state``), to its assignee, and to all staff
+as one ``queue.changed`` while it waits or as it stops waiting. Positions that merely moved
+are the queue's business (``signaling.queue``), coalesced.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from signaling.ports import (
     TimerHandle,
 )
 from signaling.presence import Agent, Roster
-from signaling.protocol import ConversationView
+from signaling.protocol import ConversationView, QueueChange
+from signaling.queue import Queue
 from signaling.views import conversation_view, message_view
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,8 @@ class RoutingPolicy:
     ring_timeout: float = 20.0
     grace_period: float = 30.0
     default_handling_seconds: float = 180.0
+    # How often, at most, waiting customers are told positions that moved.
+    position_interval: float = 1.0
 
 
 @dataclass(slots=True)
@@ -76,7 +84,9 @@ class Router:
         self.roster = roster
         self.outbound = outbound
         self.policy = policy
-        self._waiting: dict[str, Conversation] = {}
+        self._waiting = Queue(
+            clock, self._customer_view, self._tell_customer, policy.position_interval
+        )
         self._rings: dict[str, Ring] = {}
         self._tried: dict[str, set[int]] = {}
         self._names: dict[int, str] = {}
@@ -89,13 +99,10 @@ class Router:
 
     def queue(self) -> list[Conversation]:
         """Waiting conversations, first come first served."""
-        return sorted(self._waiting.values(), key=lambda c: (c.queued_at, c.id))
+        return list(self._waiting)
 
     def position(self, conversation_id: str) -> int | None:
-        for index, conversation in enumerate(self.queue(), start=1):
-            if conversation.id == conversation_id:
-                return index
-        return None
+        return self._waiting.position(conversation_id)
 
     def estimate(self, position: int) -> int | None:
         """Seconds until a person answers, from recent handling times; None when nobody is
@@ -114,7 +121,7 @@ class Router:
         self, conversation: Conversation, *, for_staff: bool, position: int | None = None
     ) -> ConversationView:
         """The conversation for one side; pass ``position`` when it is known (walking the
-        queue), so that announcing the queue stays linear in its length."""
+        queue) to save its look-up."""
         if position is None and conversation.status in WAITING:
             position = self.position(conversation.id)
         return conversation_view(
@@ -125,13 +132,20 @@ class Router:
             for_staff=for_staff,
         )
 
+    def _customer_view(self, conversation: Conversation, position: int) -> ConversationView:
+        return self.view(conversation, for_staff=False, position=position)
+
+    async def _tell_customer(self, view: ConversationView) -> None:
+        data = {"conversation": view.to_wire()}
+        await self.outbound.to_customer(view.id, ServerEvent.CONVERSATION_STATE, data)
+
     def rings_for(self, staff_id: int) -> list[dict[str, Any]]:
         """Rings pending for this staff member, as ``ring`` event payloads."""
         now = self.clock.now()
         return [
-            self._ring_payload(self._waiting[cid], ring.deadline - now)
+            self._ring_payload(waiting, ring.deadline - now)
             for cid, ring in self._rings.items()
-            if ring.staff_id == staff_id and cid in self._waiting
+            if ring.staff_id == staff_id and (waiting := self._waiting.get(cid)) is not None
         ]
 
     def queue_payload(self) -> dict[str, Any]:
@@ -153,22 +167,33 @@ class Router:
     # -- announcements --------------------------------------------------------------------
 
     async def announce(self, conversation: Conversation) -> None:
-        """Send a conversation's state to its customer and its assignee."""
-        data = {"conversation": self.view(conversation, for_staff=False).to_wire()}
-        await self.outbound.to_customer(conversation.id, ServerEvent.CONVERSATION_STATE, data)
+        """Send a conversation's state to its customer and its assignee. ``conversation``
+        must be the copy the caller just wrote or read: clients drop a view older than the
+        one they hold, so an old copy would be wasted at best."""
+        view = self.view(conversation, for_staff=False)
+        self._waiting.told(view)
+        await self._tell_customer(view)
         if conversation.assignee_id is not None:
             staff_data = {"conversation": self.view(conversation, for_staff=True).to_wire()}
             await self.outbound.to_staff(
                 conversation.assignee_id, ServerEvent.CONVERSATION_STATE, staff_data
             )
 
-    async def announce_queue(self) -> None:
-        """Positions and estimates move for everyone waiting; staff see the whole queue."""
-        for position, conversation in enumerate(self.queue(), start=1):
-            view = self.view(conversation, for_staff=False, position=position)
-            data = {"conversation": view.to_wire()}
-            await self.outbound.to_customer(conversation.id, ServerEvent.CONVERSATION_STATE, data)
-        await self.outbound.to_all_staff(ServerEvent.QUEUE, self.queue_payload())
+    async def _queue_changed(self, conversation: Conversation) -> None:
+        """Tell all staff about one conversation: ``upsert`` while it waits, ``remove`` once
+        it does not. One conversation per event, whatever the queue's length."""
+        op = "upsert" if conversation.id in self._waiting else "remove"
+        change = QueueChange(op=op, conversation=self.view(conversation, for_staff=True))
+        await self.outbound.to_all_staff(ServerEvent.QUEUE_CHANGED, change.to_wire())
+
+    async def changed(self, conversation: Conversation) -> None:
+        """A conversation changed outside routing (the customer's page): keep the waiting
+        copy current and tell whoever shows it."""
+        if conversation.id in self._waiting:
+            self._waiting.refresh(conversation)
+            await self._queue_changed(self._waiting.get(conversation.id) or conversation)
+        if conversation.assignee_id is not None:
+            await self.announce(conversation)
 
     async def post_system(
         self,
@@ -213,7 +238,7 @@ class Router:
                 )
                 conversation = requeued or conversation
             if conversation.status in WAITING:
-                self._waiting[conversation.id] = conversation
+                self._waiting.put(conversation)
             elif conversation.assignee_id is not None:
                 member = await self.store.get_staff(conversation.assignee_id)
                 if member is None:
@@ -227,9 +252,9 @@ class Router:
     async def enqueue(self, conversation: Conversation) -> None:
         """A new conversation joins the queue."""
         async with self._lock:
-            self._waiting[conversation.id] = conversation
+            self._waiting.put(conversation)
+            await self._queue_changed(conversation)
             await self._dispatch()
-        await self.announce_queue()
 
     async def dispatch(self) -> None:
         async with self._lock:
@@ -261,14 +286,17 @@ class Router:
             Changes(status="ringing", ringing_staff_id=agent.member.id),
             expect_status=("queued",),
         )
-        if ringing is None:
-            self._waiting.pop(conversation.id, None)
+        if ringing is None:  # it changed meanwhile (ended elsewhere): it no longer waits
+            self._waiting.pop(conversation.id)
+            await self._queue_changed(
+                await self.store.get_conversation(conversation.id) or conversation
+            )
             return
         staff_id = agent.member.id
         timeout = self.policy.ring_timeout
         timer = self.clock.call_later(timeout, lambda: self._on_ring_timeout(ringing.id, staff_id))
         self._rings[ringing.id] = Ring(staff_id, self.clock.now() + timeout, timer)
-        self._waiting[ringing.id] = ringing
+        self._waiting.put(ringing)
         agent.ringing = ringing.id
         self._tried.setdefault(ringing.id, set()).add(staff_id)
         await self.store.record_event(ringing.id, "rung", self.clock.now(), staff_id)
@@ -277,6 +305,7 @@ class Router:
             staff_id, ServerEvent.RING, self._ring_payload(ringing, timeout)
         )
         await self.announce(ringing)
+        await self._queue_changed(ringing)
 
     def _ring_payload(self, conversation: Conversation, remaining: float) -> dict[str, Any]:
         return {
@@ -291,7 +320,6 @@ class Router:
                 return
             await self._end_ring(conversation_id, "missed", "timeout")
             await self._dispatch()
-        await self.announce_queue()
 
     async def _end_ring(self, conversation_id: str, event: str, reason: str) -> None:
         """Withdraw the ring (timeout, decline, agent away); the conversation waits again."""
@@ -305,8 +333,6 @@ class Router:
             Changes(status="queued", clear_ringing=True),
             expect_status=("ringing",),
         )
-        if queued is not None:
-            self._waiting[conversation_id] = queued
         await self.store.record_event(conversation_id, event, self.clock.now(), ring.staff_id)
         log.info("ring for conversation %s ended: %s", conversation_id, reason)
         await self.outbound.to_staff(
@@ -314,6 +340,10 @@ class Router:
             ServerEvent.RING_CANCELLED,
             {"conversation_id": conversation_id, "reason": reason},
         )
+        if queued is not None:
+            self._waiting.put(queued)
+            await self.announce(queued)
+            await self._queue_changed(queued)
 
     async def accept(self, member: StaffMember, conversation_id: str) -> Conversation:
         """The rung agent takes the conversation. Raises ``ring.expired`` if the ring is no
@@ -336,7 +366,7 @@ class Router:
             if active is None:
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "The customer has left.")
             self._rings.pop(conversation_id).timer.cancel()
-            self._waiting.pop(conversation_id, None)
+            self._waiting.pop(conversation_id)
             self._tried.pop(conversation_id, None)
             agent.ringing = None
             agent.active.add(conversation_id)
@@ -344,10 +374,11 @@ class Router:
             self._names[member.id] = member.name
             await self.store.record_event(conversation_id, "accepted", now, member.id)
             log.info("staff %s accepted conversation %s", member.id, conversation_id)
+            await self._queue_changed(active)
+            self._waiting.moved()  # one slot fewer: the estimates change
             await self._dispatch()
         active = await self.post_system(active, "joined", member.name)
         await self.announce(active)
-        await self.announce_queue()
         return active
 
     async def decline(self, member: StaffMember, conversation_id: str) -> None:
@@ -357,7 +388,6 @@ class Router:
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
             await self._end_ring(conversation_id, "declined", "declined")
             await self._dispatch()
-        await self.announce_queue()
 
     async def end(self, conversation: Conversation, by: EndedBy) -> Conversation:
         """End an open conversation; a customer leaving before anyone answered is recorded as
@@ -371,8 +401,9 @@ class Router:
             )
             if ended is None:
                 raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
-            waited = conversation.id in self._waiting
-            self._waiting.pop(conversation.id, None)
+            waited = self._waiting.pop(conversation.id) is not None
+            if waited:
+                await self._queue_changed(ended)
             self._tried.pop(conversation.id, None)
             ring = self._rings.pop(conversation.id, None)
             if ring is not None:
@@ -399,11 +430,10 @@ class Router:
                 if durations:
                     self._handling = sum(durations) / len(durations)
             log.info("conversation %s ended by %s", conversation.id, by)
+            self._waiting.moved()  # a slot freed, or the handling time moved: estimates
             await self._dispatch()
         ended = await self.post_system(ended, "ended", None)
         await self.announce(ended)
-        if waited:
-            await self.announce_queue()
         return ended
 
     # -- presence -------------------------------------------------------------------------
@@ -417,6 +447,7 @@ class Router:
                 agent.grace.cancel()
                 agent.grace = None
                 log.info("staff %s reconnected within grace", member.id)
+            self._waiting.moved()
             await self._dispatch()
         return agent
 
@@ -430,8 +461,8 @@ class Router:
             if agent.ringing is not None:
                 await self._end_ring(agent.ringing, "missed", "offline")
             self._start_grace(agent)
+            self._waiting.moved()
             await self._dispatch()
-        await self.announce_queue()
 
     async def set_presence(
         self, member: StaffMember, status: str, media: frozenset[str] | None = None
@@ -450,9 +481,9 @@ class Router:
             if agent.status == "away" and agent.ringing is not None:
                 await self._end_ring(agent.ringing, "missed", "away")
             log.info("staff %s is %s", member.id, agent.status)
+            self._waiting.moved()
             await self._dispatch()
         await self.outbound.to_staff(member.id, ServerEvent.PRESENCE, {"status": agent.presence})
-        await self.announce_queue()
         return agent
 
     def _start_grace(self, agent: Agent) -> None:
@@ -482,8 +513,10 @@ class Router:
                 agent.active.discard(conversation_id)
                 if back is None:
                     continue
-                self._waiting[back.id] = back
+                self._waiting.put(back)
                 await self.store.record_event(back.id, "requeued", self.clock.now(), staff_id)
+                await self.announce(back)
+                await self._queue_changed(back)
                 requeued.append(back)
             log.info("staff %s grace over; %d conversations requeued", staff_id, len(requeued))
             await self._dispatch()
@@ -491,4 +524,3 @@ class Router:
             for listener in self.on_requeue:
                 await listener(conversation)
             await self.post_system(conversation, "requeued", None)
-        await self.announce_queue()

@@ -13,7 +13,16 @@ import { button, h, say, show, uid } from "../shared/dom";
 import { memoryShelf, Outbox } from "../shared/outbox";
 import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import type { Pending } from "../shared/thread";
-import { caller, refusal, type Call, type Presence, type StaffCalls, type StaffListen, type SyncReply } from "../shared/wire";
+import {
+  caller,
+  refusal,
+  supersedes,
+  type Call,
+  type Presence,
+  type StaffCalls,
+  type StaffListen,
+  type SyncReply,
+} from "../shared/wire";
 import { logout, logoutEverywhere, RequestError, type Session } from "./api";
 import { ConsoleCalls, mediaReadiness } from "./calls";
 import { precheckPanel } from "../call/main";
@@ -180,7 +189,7 @@ export class Desk implements PanelActions, Answer {
     });
     s.on(ServerEvent.RING, (ring) => this.rings.show(ring));
     s.on(ServerEvent.RING_CANCELLED, ({ conversation_id }) => this.rings.remove(conversation_id));
-    s.on(ServerEvent.QUEUE, ({ conversations }) => this.queue.set(conversations));
+    s.on(ServerEvent.QUEUE_CHANGED, (change) => this.queue.change(change));
     s.on(ServerEvent.PRESENCE, ({ status }) => this.showPresence(status));
     s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
     s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
@@ -231,6 +240,7 @@ export class Desk implements PanelActions, Answer {
   private apply(conversation: ConversationView): void {
     const mine = String(conversation.assignee?.id) === String(this.session.staff.id);
     const panel = this.panels.get(conversation.id);
+    if (panel && !supersedes(panel.conversation, conversation)) return; // a late hint
     if (conversation.status === "ended") this.calls.ended(conversation.id);
     if (panel) panel.update(conversation);
     // Taken in another tab of this staff member: open it here too and fetch its messages.

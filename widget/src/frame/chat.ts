@@ -15,7 +15,14 @@ import { Outbox, retryable } from "../shared/outbox";
 import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import { Thread, type Pending } from "../shared/thread";
 import { TypingSignal } from "../shared/typing";
-import { caller, refusal, type Call, type CustomerCalls, type CustomerListen } from "../shared/wire";
+import {
+  caller,
+  refusal,
+  supersedes,
+  type Call,
+  type CustomerCalls,
+  type CustomerListen,
+} from "../shared/wire";
 import { FrameCalls } from "./calling";
 import type { HostLink } from "./host";
 import { noteText } from "./status";
@@ -230,7 +237,7 @@ export class Chat implements Actions {
   }
 
   private replay(conversation: ConversationView, messages: MessageView[]): void {
-    this.conversation = conversation;
+    if (supersedes(this.conversation, conversation)) this.conversation = conversation;
     // One read marker for the page, not one per message (events are rate limited).
     let added = false;
     for (const message of messages) added = this.take(message) || added;
@@ -250,6 +257,9 @@ export class Chat implements Actions {
 
   private apply(conversation: ConversationView): void {
     if (conversation.id !== this.store.get("conversation")) return;
+    // A late view (emitted before the one shown) would put an accepted customer back in
+    // the queue, where the call buttons do nothing.
+    if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
     this.view.state(conversation);
     if (conversation.status === "ended") {

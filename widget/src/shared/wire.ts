@@ -18,6 +18,7 @@ import {
   type ConversationView,
   type MessageView,
   type PageView,
+  type QueueChange,
   type Read,
   type ResumeConversation,
   type SendMessage,
@@ -86,10 +87,17 @@ export type StaffListen = {
   [ServerEvent.READ]: (event: ReadEvent) => void;
   [ServerEvent.RING]: (event: RingEvent) => void;
   [ServerEvent.RING_CANCELLED]: (event: { conversation_id: string; reason: string }) => void;
-  [ServerEvent.QUEUE]: (event: { conversations: ConversationView[] }) => void;
+  [ServerEvent.QUEUE_CHANGED]: (event: QueueChange) => void;
   [ServerEvent.PRESENCE]: (event: { status: Presence }) => void;
   [ServerEvent.CALL_RESPONSE]: (event: { conversation_id: string; proposal_id: string; accepted: boolean }) => void;
 } & CallSignals;
+
+/** Whether `next` may replace `held`, the view of the same conversation a client shows.
+ * Views are ordered by `version`: an older one is a late hint and is dropped; an equal one
+ * has the same state and may carry a newer queue position. */
+export function supersedes(held: ConversationView | null | undefined, next: ConversationView): boolean {
+  return !held || held.id !== next.id || next.version >= held.version;
+}
 
 /** A running call with ICE, as a resume, sync or accept acknowledgement carries it. */
 export type RunningCall = { call: CallView; ice: IceConfig };
