@@ -17,10 +17,12 @@ Then, with one video call running through Porchlight, the server's CPU time (and
 over a fixed window is compared with the same window on an idle server.
 
 ``--path relay`` (the default): all media goes through a real coturn on 127.0.0.1 with
-relay-only ICE, in Porchlight and in the floor alike. ``--path direct``: peer to peer on host
-candidates, no TURN. So that media can never reach another interface, a direct run happens in
-a network namespace of its own that has only loopback (``unshare --net``, which needs root):
-the benchmark starts itself again inside one.
+relay-only ICE, in Porchlight and in the floor alike. That coturn runs the shipped
+deploy/coturn/turnserver.conf, with addresses, ports and secret overridden and relaying to
+127.0.0.1 allowed (``tests.coturn.running_coturn``, as in the tests). ``--path direct``: peer
+to peer on host candidates, no TURN. So that media can never reach another interface, a
+direct run happens in a network namespace of its own that has only loopback (``unshare
+--net``, which needs root): the benchmark starts itself again inside one.
 
     .venv/bin/python bench/call_setup.py [--path relay|direct] [--calls 20] [--warmup 1]
                                          [--cpu-window 60] [--json out.json]
@@ -805,7 +807,9 @@ def report(params: Parameters, result: dict[str, Any]) -> dict[str, Any]:
             "of that video (a second estimator)",
             "both": "the later of the two sides, per call",
             "ice": (
-                "coturn on 127.0.0.1, iceTransportPolicy relay, for Porchlight and the floor"
+                "coturn on 127.0.0.1 running deploy/coturn/turnserver.conf (plus "
+                "--allow-loopback-peers --allowed-peer-ip=127.0.0.1), iceTransportPolicy "
+                "relay, for Porchlight and the floor"
                 if params.path == "relay"
                 else "no ICE servers, iceTransportPolicy all, host candidates on loopback, in a "
                 "network namespace with only loopback, for Porchlight and the floor"

@@ -50,6 +50,8 @@ SITE_KEY = "bench-site"
 STAFF_PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway account in a temp database
 SECRET_KEY = secrets.token_urlsafe(48)
 BODY = "Hello! Does the brass desk lamp come with a warm white bulb?"
+LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING")
+UNLIMITED = "1000000/second,1000000/second,1000000/second"
 
 CUSTOMER_NS = "/customer"
 STAFF_NS = "/staff"
@@ -227,6 +229,9 @@ async def porchlight(workdir: Path, conversations: int, params: Parameters) -> A
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "60",
+        # Every client of the benchmark is one visitor address (127.0.0.1): lift the limits.
+        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
+        "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
     }
     command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
     async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:

@@ -3,13 +3,16 @@
 #
 #   deploy/demo_turn.sh COMMAND [ARG...]
 #
-# coturn listens on 127.0.0.1:3478 with a random shared secret, which is handed to the command
-# as PORCHLIGHT_TURN_HOST/PORT/SECRET. It relays to loopback peers because in the demo both
-# browsers are on this machine: NEVER use these options in production (see deploy/coturn/).
-# coturn is stopped when the command ends or on Ctrl-C. Without coturn the command runs alone.
+# coturn runs the production configuration, deploy/coturn/turnserver.conf, with only what a
+# demo on this machine needs changed on the command line: it listens on 127.0.0.1:3478 with a
+# random shared secret, which is handed to the command as PORCHLIGHT_TURN_HOST/PORT/SECRET, and
+# relays to 127.0.0.1 because in the demo both browsers are on this machine: NEVER add that
+# allowance in production. coturn is stopped when the command ends or on Ctrl-C. Without coturn
+# the command runs alone.
 set -euo pipefail
 
 TURN_HOST=127.0.0.1
+TURN_CONFIG="$(cd "$(dirname "$0")" && pwd)/coturn/turnserver.conf"
 TURN_PORT=${PORCHLIGHT_DEMO_TURN_PORT:-3478}
 STATE_DIR=${PORCHLIGHT_DEMO_DIR:-.porchlight}
 NO_TURN="calls will use direct connections only"
@@ -46,13 +49,16 @@ else
   trap stop_turn EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  turnserver -n \
+  # The file's options first, then these, which override them. coturn refuses loopback peers
+  # before it reads any list, and allowed-peer-ip wins over the file's denied-peer-ip ranges:
+  # so exactly 127.0.0.1 becomes reachable, and nothing else the file refuses.
+  turnserver -c "$TURN_CONFIG" \
     --listening-ip="$TURN_HOST" --relay-ip="$TURN_HOST" --listening-port="$TURN_PORT" \
     --min-port=49160 --max-port=49260 \
-    --use-auth-secret --static-auth-secret="$secret" --realm=porchlight.demo \
-    --fingerprint --no-tls --no-dtls --no-cli --no-multicast-peers \
-    --allow-loopback-peers \
-    --log-file=stdout --pidfile="$STATE_DIR/turnserver.pid" --userdb="$STATE_DIR/turndb" \
+    --static-auth-secret="$secret" --realm=porchlight.demo \
+    --allow-loopback-peers --allowed-peer-ip="$TURN_HOST" \
+    --pidfile="$STATE_DIR/turnserver.pid" --userdb="$STATE_DIR/turndb" \
+    --proc-user="$(id -un)" --proc-group="$(id -gn)" \
     >"$STATE_DIR/turnserver.log" 2>&1 &
   turn_pid=$!
   for _ in $(seq 100); do  # up to 10 s for coturn to accept

@@ -274,6 +274,11 @@ class Accounts:
         statement = sa.delete(staff_sessions).where(staff_sessions.c.token_hash == token_hash)
         await self._run(lambda conn: commit(conn, conn.execute(statement)))
 
+    async def delete_staff_sessions(self, staff_id: int) -> int:
+        """Sign every session of one staff member out; returns how many there were."""
+        statement = sa.delete(staff_sessions).where(staff_sessions.c.staff_id == staff_id)
+        return await self._run(lambda conn: commit(conn, conn.execute(statement).rowcount))
+
     async def purge_sessions(self, now: float) -> int:
         """Delete expired sessions; returns how many."""
         statement = sa.delete(staff_sessions).where(staff_sessions.c.expires_at <= now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -11,16 +13,21 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, verify_password
+from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
 from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
+from server.net import request_address
 from server.store import DuplicateError
 from signaling.ports import Site, StaffMember
 from signaling.protocol import describe
 from signaling.views import message_view
 
+log = logging.getLogger(__name__)
+
 routes = web.RouteTableDef()
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Answers that carry the CSRF token are for this browser only, never for a cache.
+NO_STORE = {"Cache-Control": "no-store"}
 SESSION_KEY = web.RequestKey("session", StaffSession)
 
 
@@ -71,7 +78,7 @@ async def guard(
     if request.method not in SAFE_METHODS:
         if session is not None:
             sent = request.headers.get("X-CSRF-Token", "")
-            if not secrets.compare_digest(sent, session.csrf_token):
+            if not secrets_match(sent, session.csrf_token):
                 return error(403, "auth.csrf", "Missing or wrong CSRF token.")
         else:
             origin = request.headers.get("Origin")
@@ -128,14 +135,21 @@ class NewStaff(Body):
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or 400 ``payload.invalid``: also for JSON nested too deeply
+    for the parser (``RecursionError``), which is only a few kilobytes of brackets."""
     try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": {"code": "payload.invalid", "message": "Expected JSON."}}),
             content_type="application/json",
         ) from None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated into ``model``, or 400 ``payload.invalid``."""
+    raw = await read_json(request)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -148,29 +162,41 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 # -- staff sign-in ----------------------------------------------------------------------
 
 
+def wait_text(seconds: float) -> str:
+    """A wait as a person reads it: "40 s", "3 min"."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
+    """Sign in. The attempt is counted (``server.throttle``) before the password is checked,
+    so concurrent guesses cannot outrun the count; a refused attempt is 429
+    ``auth.throttled`` with ``Retry-After``."""
     body = await read_body(request, Login)
     email = body.email.lower()
-    keys = (f"email:{email}", f"ip:{request.remote}")
+    address = request_address(request)
     throttle = request.app[THROTTLE]
-    wait = throttle.retry_after(*keys)
+    wait = await throttle.admit(email, address)
     if wait > 0:
         return error(
             429,
             "auth.throttled",
-            f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} min.",
-            **{"Retry-After": str(int(wait) + 1)},
+            f"Too many failed sign-ins. Try again in {wait_text(wait)}.",
+            **{"Retry-After": str(math.ceil(wait))},
         )
-    store = request.app[STORE]
-    found = await store.staff_credentials(email)
-    if not await verify_password(found[1] if found else None, body.password) or found is None:
-        throttle.fail(*keys)
+    auth = request.app[AUTH]
+    found = await request.app[STORE].staff_credentials(email)
+    verified = await auth.passwords.verify(found[1] if found else None, body.password)
+    if found is None or not verified:
         return error(401, "auth.invalid", "Wrong email or password.")
-    throttle.clear(*keys)
+    await throttle.succeeded(email, address)
     member = found[0]
-    token, csrf = await request.app[AUTH].start_session(member)
-    response = web.json_response({"staff": staff_json(member), "csrf_token": csrf})
+    token, csrf = await auth.start_session(member)
+    response = web.json_response(
+        {"staff": staff_json(member), "csrf_token": csrf}, headers=NO_STORE
+    )
     settings = request.app[SETTINGS]
     response.set_cookie(
         SESSION_COOKIE,
@@ -196,11 +222,25 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+@routes.post("/api/v1/auth/logout-everywhere")
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """End every session of the signed-in staff member (this browser's and every other's)
+    and close their console sockets: for a lost laptop or a password that leaked."""
+    session = require(request)
+    ended = await request.app[AUTH].end_all_sessions(session.member.id)
+    await request.app[SIGNALING].sign_out(session.member.id)
+    log.info("staff %s signed out everywhere (%d sessions)", session.member.id, ended)
+    response = web.json_response({"ok": True, "sessions_ended": ended})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
     session = require(request)
     return web.json_response(
-        {"staff": staff_json(session.member), "csrf_token": session.csrf_token}
+        {"staff": staff_json(session.member), "csrf_token": session.csrf_token},
+        headers=NO_STORE,
     )
 
 

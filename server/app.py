@@ -5,21 +5,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import jinja2
-import socketio
 from aiohttp import web
 
 from server import api, fanout, pages, precheck_api
 from server.assets import Assets
-from server.auth import SessionAuth, Throttle
+from server.auth import SessionAuth
 from server.ice import TurnIce
-from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, SIO, STORE, TEMPLATES, THROTTLE
+from server.keys import (
+    ASSETS,
+    AUTH,
+    LIMITS,
+    SETTINGS,
+    SIGNALING,
+    SIO,
+    STORE,
+    TEMPLATES,
+    THROTTLE,
+)
+from server.limits import RateLimits, rates_from
 from server.migrate import migrate
+from server.net import TRUSTED_PROXIES, socket_address
 from server.settings import Settings
+from server.sockets import SocketServer
 from server.store import SqlStore
+from server.throttle import MemoryThrottle
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
@@ -35,30 +49,37 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 MAX_SOCKET_MESSAGE = 64 * 1024
 
 
-@web.middleware
-async def security_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    response = await handler(request)
+SERVER_NAME = "Porchlight"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: runs for every response about to be sent, including raised
+    ``HTTPException``s, unknown routes and the 500 of an unhandled error, which a middleware
+    never sees as a response. ``Server`` names no version (aiohttp's default does)."""
+    response.headers["Server"] = SERVER_NAME
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.path.startswith("/static/dist/") and response.status == 200:
         # Fingerprinted names change with their content.
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
 
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application. The store, the signaling domain and the socket server are
     created in ``cleanup_ctx`` and torn down in reverse, closing every socket."""
-    app = web.Application(middlewares=[security_headers, api.guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[api.guard], client_max_size=256 * 1024)
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = settings.proxy_networks
     app[ASSETS] = Assets(settings.static_dir)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    app[THROTTLE] = Throttle(settings.login_attempts)
-    sio = socketio.AsyncServer(
+    app[THROTTLE] = MemoryThrottle(settings.login_attempts)
+    app[LIMITS] = RateLimits(rates_from(settings))
+    sio = SocketServer(
+        address_of=partial(socket_address, trusted=settings.proxy_networks),
+        sockets_per_address=settings.sockets_per_address,
         # In-process, or Redis when this is one node of a fleet (server.fanout).
         client_manager=fanout.manager_for(settings),
         async_mode="aiohttp",
@@ -124,7 +145,12 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
     signaling = Signaling(
-        router, Conversations(store, clock, router, outbound), calls, auth, outbound
+        router,
+        Conversations(store, clock, router, outbound),
+        calls,
+        auth,
+        outbound,
+        app[LIMITS],
     )
     signaling.mount(app[SIO])
     await router.start(alone=settings.redis_url is None)

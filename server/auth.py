@@ -1,5 +1,6 @@
-"""Who is who: staff passwords (Argon2id) and sessions, login throttling, signed customer
-tokens, and the origin checks on every socket. Implements the domain's ``Auth`` port."""
+"""Who is who: staff passwords (Argon2id) and sessions, signed customer tokens, and the
+origin checks on every socket. Implements the domain's ``Auth`` port. Sign-in throttling is
+in ``server.throttle``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -30,59 +31,63 @@ TOKEN_MAX_AGE = 90 * 24 * 3600
 _hasher = PasswordHasher()  # argon2-cffi's defaults are Argon2id (RFC 9106 low-memory)
 # Verified against when the email is unknown, so a miss costs as long as a hit.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# Argon2 verifications at once: about one per core, at most four.
+VERIFY_CONCURRENCY = min(4, os.cpu_count() or 1)
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-ish time: an unknown account still pays for one verification."""
+def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
 
-    def check() -> bool:
+
+class PasswordVerifier:
+    """Argon2id verification off the event loop, at most ``concurrency`` at a time. An
+    unknown account (``None`` hash) costs one verification too, so a miss takes as long as
+    a hit.
+
+    Each verification holds ~64 MiB and a core for tens of milliseconds: a burst of sign-ins
+    waits here instead of exhausting memory and the default thread pool that the rest of
+    the server shares. ``waiting`` is how many callers are queued for a turn.
+    """
+
+    def __init__(self, concurrency: int = VERIFY_CONCURRENCY, hasher: PasswordHasher = _hasher):
+        self._slots = asyncio.Semaphore(concurrency)
+        self._hasher = hasher
+        self.waiting = 0
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (never when it is ``None``)."""
+        self.waiting += 1
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-        except (VerificationError, InvalidHashError):
-            return False
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        check = asyncio.ensure_future(
+            asyncio.to_thread(_verify, self._hasher, password_hash, password)
+        )
+        # The slot is free when the thread is, even if this caller is cancelled meanwhile.
+        check.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.shield(check)
 
-    return await asyncio.to_thread(check)
+
+def secrets_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret someone sent with the one we hold. Our secrets
+    are ASCII; anything else is simply wrong (``compare_digest`` on ``str`` would raise on
+    it), and the comparison runs on bytes."""
+    if not given.isascii():
+        return False
+    return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
 
 
 def token_digest(token: str) -> str:
     """Session tokens are stored only as their SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Throttle:
-    """Refuses a key after ``limit`` failures within ``window`` seconds."""
-
-    def __init__(self, limit: int, window: float = 900.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until these keys may try again (0 when allowed)."""
-        now = time.monotonic()
-        wait = 0.0
-        for key in keys:
-            stamps = self._failures.get(key)
-            if not stamps:
-                continue
-            while stamps and now - stamps[0] > self.window:
-                stamps.popleft()
-            if len(stamps) >= self.limit:
-                wait = max(wait, self.window - (now - stamps[0]))
-        return wait
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._failures.setdefault(key, deque(maxlen=self.limit)).append(now)
-
-    def clear(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
 
 
 class CustomerTokens:
@@ -104,10 +109,10 @@ class CustomerTokens:
     def verify(self, token: str, site_key: str, now: float | None = None) -> str:
         """The visitor id, or ``token.invalid``."""
         parts = token.split(".")
-        if len(parts) != 5 or parts[0] != TOKEN_VERSION:
+        if not token.isascii() or len(parts) != 5 or parts[0] != TOKEN_VERSION:
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is malformed.")
         body, mac = ".".join(parts[:4]), parts[4]
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not secrets_match(mac, self._mac(body)):
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is not ours.")
         if parts[1] != site_key:
             raise ProtocolError(ErrorCode.TOKEN_INVALID, "The visitor token is for another site.")
@@ -142,6 +147,7 @@ class SessionAuth:
         self.settings = settings
         self.store = store
         self.tokens = CustomerTokens(settings.secret_key)
+        self.passwords = PasswordVerifier()
 
     def own_origins(self, environ: Mapping[str, Any]) -> set[str]:
         """Origins that are this server: the public URL, and in development also the host the
@@ -203,3 +209,7 @@ class SessionAuth:
 
     async def end_session(self, token: str) -> None:
         await self.store.delete_session(token_digest(token))
+
+    async def end_all_sessions(self, staff_id: int) -> int:
+        """Sign one staff member out everywhere; returns how many sessions ended."""
+        return await self.store.delete_staff_sessions(staff_id)

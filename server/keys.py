@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import jinja2
-import socketio
 from aiohttp import web
 
 from server.assets import Assets
-from server.auth import SessionAuth, Throttle
+from server.auth import SessionAuth
+from server.limits import RateLimits
 from server.settings import Settings
+from server.sockets import SocketServer
 from server.store import SqlStore
+from server.throttle import SignInThrottle
 from signaling.namespaces import Signaling
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SqlStore)
 AUTH = web.AppKey("auth", SessionAuth)
-THROTTLE = web.AppKey("throttle", Throttle)
+THROTTLE: web.AppKey[SignInThrottle] = web.AppKey("throttle")
+LIMITS = web.AppKey("limits", RateLimits)
 SIGNALING = web.AppKey("signaling", Signaling)
-SIO = web.AppKey("sio", socketio.AsyncServer)
+SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)

@@ -1,13 +1,22 @@
 """The real client address, read from ``X-Forwarded-For`` only when the connection comes from a
 configured trusted proxy (``trusted_proxies``): otherwise anyone could claim any address and
-step around every per-address limit."""
+step around every per-address limit.
+
+Every per-address use (sign-in throttling, socket connections, the pre-call check) calls
+``request_address`` with the aiohttp request (for a socket, ``environ["aiohttp.request"]``)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# The parsed ``Settings.trusted_proxies``, put on the app by ``create_app``.
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -57,3 +66,24 @@ def client_address(
             break
         address = parsed
     return str(address)
+
+
+def request_address(request: web.Request) -> str:
+    """The real client address of ``request``, through the app's trusted proxies (none when
+    the app has not been told any: then the TCP peer). Several ``X-Forwarded-For`` header
+    lines count as one list, in order, as HTTP defines."""
+    trusted = request.app.get(TRUSTED_PROXIES, ())
+    forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
+    return client_address(request.remote, forwarded, trusted)
+
+
+def socket_address(environ: Mapping[str, Any], trusted: tuple[Network, ...]) -> str:
+    """The client address of a socket.io connection. engine.io's aiohttp environ carries a
+    fixed ``REMOTE_ADDR`` of 127.0.0.1, so the peer is read from the aiohttp request."""
+    request = environ.get("aiohttp.request")
+    if request is None:
+        return client_address(
+            environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), trusted
+        )
+    forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
+    return client_address(request.remote, forwarded, trusted)

@@ -33,15 +33,11 @@ def render(request: web.Request, template: str, **context: Any) -> str:
 
 
 def socket_sources(request: web.Request) -> str:
-    """``connect-src`` for our own websocket, as the browser will address it."""
-    settings = request.app[SETTINGS]
-    origins = {settings.public_origin, f"{request.scheme}://{request.host}"}
-    sources = {"'self'"}
-    for origin in origins:
-        parts = urlsplit(origin)
-        ws = "wss" if parts.scheme == "https" else "ws"
-        sources.add(f"{ws}://{parts.netloc}")
-    return " ".join(sorted(sources))
+    """``connect-src`` for our own websocket: ``'self'`` and the public URL's ``ws(s)://``
+    form. Built from settings only: the Host header is the client's to choose."""
+    parts = urlsplit(request.app[SETTINGS].public_origin)
+    ws = "wss" if parts.scheme == "https" else "ws"
+    return f"'self' {ws}://{parts.netloc}"
 
 
 def csp(request: web.Request, frame_ancestors: str) -> str:

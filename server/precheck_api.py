@@ -8,13 +8,16 @@ whoever started it; anyone else gets 404.
 
 - ``GET /api/v1/precheck/ice?policy=all|relay`` → ``{ice_servers, ice_transport_policy}``
 - ``POST /api/v1/precheck`` ``{sdp, policy}`` → 201 ``{check_id, answer_sdp}``; 429
-  ``precheck.busy`` when too many checks run
+  ``precheck.busy`` when too many checks run (in all, or from the caller's address), 429
+  ``rate.limited`` (with ``retry_after_ms``) when the caller, their address or their site
+  started too many lately. A caller's new check closes their running one.
 - ``GET /api/v1/precheck/{id}`` → the result; ``DELETE /api/v1/precheck/{id}`` → 204
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
@@ -22,9 +25,9 @@ from typing import Annotated, ClassVar, Literal
 from aiohttp import web
 from pydantic import StringConstraints, field_validator
 
-from server.api import error, require
+from server.api import error, read_json, require
 from server.ice import TurnIce
-from server.keys import AUTH, SETTINGS, STORE
+from server.keys import AUTH, LIMITS, SETTINGS, STORE
 from server.media.measure import Policy
 from server.media.precheck import (
     PrecheckBusy,
@@ -32,7 +35,9 @@ from server.media.precheck import (
     PrecheckNotFound,
     PrecheckRejected,
 )
+from server.net import request_address
 from signaling.errors import ErrorCode, ProtocolError
+from signaling.ports import Counted
 from signaling.protocol import MAX_SDP_BYTES, CallSdp, Payload, decode
 
 routes = web.RouteTableDef()
@@ -47,7 +52,12 @@ NO_STORE = {"Cache-Control": "no-store"}  # results and TURN credentials are per
 async def precheck_runtime(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the manager lives as long as the app; its peers close on shutdown.
     Append it after the context that opens the store (``TurnIce`` reads the site)."""
-    manager = PrecheckManager(TurnIce(app[SETTINGS], app[STORE]))
+    settings = app[SETTINGS]
+    manager = PrecheckManager(
+        TurnIce(settings, app[STORE]),
+        max_concurrent=settings.prechecks_running,
+        max_per_address=settings.prechecks_per_address,
+    )
     app[PRECHECK] = manager
     yield
     await manager.close_all()
@@ -105,10 +115,7 @@ async def caller(request: web.Request) -> Caller:
 
 async def _read_offer(request: web.Request) -> PrecheckOffer:
     """The offer, or 400 ``payload.invalid`` / 413 ``payload.too_large``."""
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _refuse(web.HTTPBadRequest, ErrorCode.PAYLOAD_INVALID, "Expected JSON.") from None
+    raw = await read_json(request)
     try:
         return decode(PrecheckOffer, raw)
     except ProtocolError as exc:
@@ -137,9 +144,21 @@ async def precheck_ice(request: web.Request) -> web.Response:
 async def start_precheck(request: web.Request) -> web.Response:
     who = await caller(request)
     offer = await _read_offer(request)
+    address = request_address(request)
+    counted = Counted(visitor=who.participant, address=address, site=who.site_key)
+    retry_after = await request.app[LIMITS].hit("precheck", counted)
+    if retry_after is not None:
+        limited = ProtocolError(
+            ErrorCode.RATE_LIMITED, "Too many connection checks; try again shortly.", retry_after
+        )
+        return web.json_response(
+            {"error": limited.to_wire()},
+            status=429,
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
     try:
         check_id, answer_sdp = await request.app[PRECHECK].offer(
-            offer.sdp, offer.policy, who.participant, site_key=who.site_key
+            offer.sdp, offer.policy, who.participant, site_key=who.site_key, address=address
         )
     except PrecheckBusy as exc:
         return error(429, "precheck.busy", str(exc), **{"Retry-After": str(BUSY_RETRY_SECONDS)})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +23,14 @@ from server.net import Network, parse_networks
 
 DEFAULT_SECRET = "dev-only-secret-change-me-0000000000000000"  # noqa: S105 - the known default
 DEFAULT_TURN_SECRET = "dev-only-turn-secret-change-me-00000000"  # noqa: S105 - the known default
+# The placeholder in the shipped defaults and templates (deploy/coturn/turnserver.conf has
+# ``static-auth-secret=CHANGE-ME``): a secret containing it was copied, not chosen.
+PLACEHOLDER = "change-me"
 ENV_PREFIX = "PORCHLIGHT_"
+
+Rates = tuple[str, str, str]
+"""Rate limits per visitor, per client address and per site, in the ``limits`` notation
+(``60/minute``); from the environment, one comma-separated string."""
 
 
 class SettingsError(Exception):
@@ -60,6 +68,19 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).
     trusted_proxies: tuple[str, ...] = ()
+    # Rate limits (per visitor or staff member, per address, per site). Per address they are
+    # higher than per visitor (a busy office behind one NAT), per site higher still.
+    connection_limits: Rates = ("30/minute", "300/minute", "20000/minute")
+    conversation_limits: Rates = ("10/minute", "30/minute", "600/minute")
+    message_limits: Rates = ("60/minute", "600/minute", "20000/minute")
+    typing_limits: Rates = ("120/minute", "1200/minute", "40000/minute")
+    precheck_limits: Rates = ("30/minute", "120/minute", "1200/minute")
+    # Open sockets per client address at once; past it a connection is refused (rate.limited).
+    sockets_per_address: Annotated[int, Field(ge=1, le=1_000_000)] = 200
+    # Pre-call checks running at once, in all and per client address (per visitor: one, a
+    # visitor's new check replaces their running one).
+    prechecks_running: Annotated[int, Field(ge=1, le=1000)] = 8
+    prechecks_per_address: Annotated[int, Field(ge=1, le=1000)] = 2
     static_dir: Path = Path(__file__).parent / "static"
 
     @field_validator("public_url")
@@ -101,6 +122,30 @@ class Settings(BaseModel):
         parse_networks(value)
         return tuple(part.strip() for part in value)
 
+    @field_validator(
+        "connection_limits",
+        "conversation_limits",
+        "message_limits",
+        "typing_limits",
+        "precheck_limits",
+        mode="before",
+    )
+    @classmethod
+    def _rates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple) or len(value) != 3:
+            raise ValueError("expected three rates: per visitor, per address, per site")
+        rates = tuple(str(rate).strip() for rate in value)
+        for rate in rates:
+            try:
+                single = len(parse_many(rate)) == 1
+            except ValueError:
+                single = False
+            if not single:
+                raise ValueError(f"{rate!r} is not a rate such as 60/minute")
+        return rates
+
     @property
     def proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
@@ -115,18 +160,22 @@ class Settings(BaseModel):
         return self.public_url.startswith("https://")
 
     def check_production(self) -> None:
-        """Production refuses the known development secrets."""
+        """Production refuses the known development secrets and anything still containing
+        the templates' ``CHANGE-ME`` placeholder."""
         if self.mode != "production":
             return
-        if self.secret_key == DEFAULT_SECRET:
+        if self.secret_key == DEFAULT_SECRET or PLACEHOLDER in self.secret_key.lower():
             raise SettingsError(
-                "setting secret_key (PORCHLIGHT_SECRET_KEY): the default secret cannot be used "
-                "in production; set a random value of at least 32 characters"
+                "setting secret_key (PORCHLIGHT_SECRET_KEY): the default or placeholder secret "
+                "cannot be used in production; set a random value of at least 32 characters"
             )
-        if self.turn_host is not None and self.turn_secret == DEFAULT_TURN_SECRET:
+        if self.turn_host is not None and (
+            self.turn_secret == DEFAULT_TURN_SECRET or PLACEHOLDER in self.turn_secret.lower()
+        ):
             raise SettingsError(
-                "setting turn_secret (PORCHLIGHT_TURN_SECRET): the default TURN secret cannot "
-                "be used in production; set coturn's static-auth-secret"
+                "setting turn_secret (PORCHLIGHT_TURN_SECRET): the default or placeholder TURN "
+                "secret cannot be used in production; set a random value of at least 32 "
+                "characters, the same as coturn's static-auth-secret"
             )
 
 

@@ -320,6 +320,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
             accepted_at=None,
             ended_at=None,
             ended_by=None,
+            version=1,
         )
         values = {c.name: getattr(conversation, c.name) for c in conversations.columns}
         values["tried"] = "[]"
@@ -370,7 +371,8 @@ class SqlStore(Accounts, CallStore, RoutingState):
         expect_assignee: int | None = None,
     ) -> Conversation | None:
         """Apply ``changes`` only if the row still matches the expectations (compare and set):
-        one ``UPDATE ... WHERE`` that returns the new row, or None when nothing matched.
+        one ``UPDATE ... WHERE`` that also bumps ``version`` and returns the new row, or None
+        when nothing matched.
 
         ``changes.extra`` may set ``channel``, ``language`` and ``visitor_name``; any other
         key raises ``ValueError``.
@@ -397,7 +399,8 @@ class SqlStore(Accounts, CallStore, RoutingState):
         if expect_assignee is not None:
             where.append(conversations.c.assignee_id == expect_assignee)
         if values:
-            return sa.update(conversations).where(*where).values(values).returning(conversations)
+            bumped = {**values, "version": conversations.c.version + 1}
+            return sa.update(conversations).where(*where).values(bumped).returning(conversations)
         # nothing to change: still answer whether the row matches
         return sa.select(conversations).where(*where)
 

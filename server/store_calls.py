@@ -67,7 +67,7 @@ _GET_ROW = sa.select(conversations).where(conversations.c.id == sa.bindparam("co
 _SET_CHANNEL = (
     sa.update(conversations)
     .where(conversations.c.id == sa.bindparam("conversation_id"))
-    .values(channel=sa.bindparam("to_channel"))
+    .values(channel=sa.bindparam("to_channel"), version=conversations.c.version + 1)
     .returning(conversations)
 )
 _CLOSE_PROPOSAL = (

@@ -40,6 +40,10 @@ AnyRow: TypeAlias = Row[Any]
 # pg_advisory_xact_lock key for dispatch: any fixed 64-bit number, the same on every node.
 DISPATCH_LOCK = 0x706F7263686C6967  # "porchlig"
 
+# Every change of a conversation's state raises its version in the same UPDATE (clients drop
+# a view older than the one they hold).
+BUMP = conversations.c.version + 1
+
 _ACTIVE_COUNT = (
     sa.select(sa.func.count())
     .where(
@@ -96,7 +100,7 @@ def _ensure_presence(conn: Connection, staff_id: int, now: float) -> None:
 
 
 def _requeued_values() -> dict[str, Any]:
-    return {"status": "queued", "ringing_staff_id": None, "ring_deadline": None}
+    return {"status": "queued", "ringing_staff_id": None, "ring_deadline": None, "version": BUMP}
 
 
 class RoutingState:
@@ -302,6 +306,7 @@ class RoutingState:
                         ringing_staff_id=staff_id,
                         ring_deadline=now + ring_timeout,
                         tried=_json(tried),
+                        version=BUMP,
                     )
                     .returning(conversations)
                 ).first()
@@ -345,6 +350,7 @@ class RoutingState:
                 ring_deadline=None,
                 tried="[]",
                 accepted_at=now,
+                version=BUMP,
             )
             .returning(conversations)
         )
@@ -449,7 +455,7 @@ class RoutingState:
                         conversations.c.status == "active",
                         conversations.c.assignee_id == staff_id,
                     )
-                    .values(status="queued", assignee_id=None)
+                    .values(status="queued", assignee_id=None, version=BUMP)
                     .returning(conversations.c.id)
                 ).all()
                 closed = []

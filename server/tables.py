@@ -83,6 +83,9 @@ conversations = sa.Table(
     sa.Column("ring_deadline", sa.Double, nullable=True),
     # JSON list of staff ids rung in this round, so a ring goes round before repeating.
     sa.Column("tried", sa.Text, nullable=False, server_default="[]"),
+    # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
+    # receive by it. Messages and read markers have their own counters (the seqs).
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),

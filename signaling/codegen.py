@@ -38,6 +38,7 @@ MODELS: list[type[BaseModel]] = [
     protocol.StaffRef,
     protocol.VisitorView,
     protocol.ConversationView,
+    protocol.QueueChange,
     protocol.MessageView,
     protocol.IceServer,
     protocol.IceConfig,
@@ -104,7 +105,9 @@ def render() -> str:
         catalogue("ServerEvent", [(e.name, e.value) for e in ServerEvent]),
         catalogue("ErrorCode", [(e.name, e.value) for e in ErrorCode]),
         "export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];",
-        "export interface WireError {\n  code: ErrorCodeValue;\n  message: string;\n}",
+        "export interface WireError {\n  code: ErrorCodeValue;\n  message: string;\n"
+        "  /** With rate.limited: when the same request may succeed. */\n"
+        "  retry_after_ms?: number;\n}",
         "export type Ack<T = object> = ({ ok: true } & T) | { ok: false; error: WireError };",
         f"export const MAX_BODY_CHARS = {protocol.MAX_BODY_CHARS};",
         *[interface(model) for model in MODELS],

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from signaling.domain_events import DomainEvent, EventKind
@@ -33,6 +34,15 @@ from signaling.views import message_view
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ReplayPage:
+    """One page of a replay: at most ``REPLAY_LIMIT`` messages in seq order, and whether more
+    follow (the client asks again from the last seq it then holds without a gap)."""
+
+    messages: list[Message]
+    more: bool
 
 
 def not_found() -> ProtocolError:
@@ -92,12 +102,20 @@ class Conversations:
 
     # -- actions --------------------------------------------------------------------------
 
-    async def start(self, customer: CustomerIdentity, request: StartConversation) -> Conversation:
+    async def start(
+        self,
+        customer: CustomerIdentity,
+        request: StartConversation,
+        join: Callable[[str], Awaitable[None]],
+    ) -> Conversation:
         """Open a conversation, or return the visitor's open one (so a double click or a
-        second tab never makes two)."""
+        second tab never makes two). ``join`` puts the socket in the conversation's room
+        before routing can change it, and the conversation returned is read after that: so
+        the customer gets every change after it, and none is lost in between."""
         existing = await self.store.open_conversation_for(customer.site.id, customer.visitor_id)
         if existing is not None:
-            return existing
+            await join(existing.id)
+            return await self.store.get_conversation(existing.id) or existing
         conversation = await self.store.create_conversation(
             NewConversation(
                 site=customer.site,
@@ -120,12 +138,15 @@ class Conversations:
             )
         )
         log.info("conversation %s created on site %s", conversation.id, customer.site.key)
+        await join(conversation.id)
         await self.router.enqueue(conversation)
         return await self.store.get_conversation(conversation.id) or conversation
 
-    async def replay(self, conversation: Conversation, last_seq: int) -> list[Message]:
-        """Everything after ``last_seq``, in order."""
-        return await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT)
+    async def replay(self, conversation: Conversation, last_seq: int) -> ReplayPage:
+        """The messages after ``last_seq``, in order, one page at a time."""
+        # One row past the page says whether more follow, without a second query.
+        found = await self.store.messages_after(conversation.id, last_seq, REPLAY_LIMIT + 1)
+        return ReplayPage(found[:REPLAY_LIMIT], more=len(found) > REPLAY_LIMIT)
 
     async def send_as_customer(
         self, customer: CustomerIdentity, request: SendMessage, sid: str
@@ -238,5 +259,5 @@ class Conversations:
         updated = await self.store.update_conversation(
             conversation.id, Changes(page_url=url, page_title=title)
         )
-        if updated is not None and updated.assignee_id is not None:
-            await self.router.announce(updated)
+        if updated is not None:
+            await self.router.changed(updated)

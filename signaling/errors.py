@@ -7,6 +7,7 @@ declared once here; ``tests/unit/test_catalogues.py`` freezes the set.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -47,22 +48,30 @@ class ErrorCode(StrEnum):
     CALL_NOT_ALLOWED = "call.not_allowed"
     """Calls need an active conversation with a staff member in it."""
     RATE_LIMITED = "rate.limited"
-    """Too many events in a short time; retry later."""
+    """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 
 
 class ProtocolError(Exception):
-    """Raised anywhere in the domain to refuse an event with a coded, user-safe message."""
+    """Raised anywhere in the domain to refuse an event with a coded, user-safe message.
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    :param retry_after: seconds after which the same event may succeed (``rate.limited``);
+        it travels as ``retry_after_ms``.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
     def to_wire(self) -> dict[str, Any]:
         """The error as it travels in an acknowledgement or a connect refusal."""
-        return {"code": str(self.code), "message": self.message}
+        wire: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.retry_after is not None:
+            wire["retry_after_ms"] = max(1, math.ceil(self.retry_after * 1000))
+        return wire
 
 
 def refusal(error: ProtocolError) -> dict[str, Any]:

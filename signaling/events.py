@@ -99,8 +99,9 @@ class ServerEvent(StrEnum):
     RING_CANCELLED = "ring.cancelled"
     """[staff] The ring for ``conversation_id`` is over (``reason``: timeout, taken,
     abandoned, declined, away)."""
-    QUEUE = "queue"
-    """[staff] The waiting conversations changed; carries the whole queue."""
+    QUEUE_CHANGED = "queue.changed"
+    """[staff] One waiting conversation changed: ``op`` (``upsert`` or ``remove``) and its
+    ``conversation``; one small event per change, never the whole queue (``sync`` has it)."""
     PRESENCE = "presence"
     """[staff] This staff member's presence changed (possibly from another tab)."""
     CALL_STATE = "call.state"

@@ -13,11 +13,20 @@ import socketio
 
 from signaling.calls import Calls
 from signaling.conversations import Conversations, not_assigned
-from signaling.dispatch import ProtocolNamespace, refuse
+from signaling.dispatch import CLIENT_ADDRESS, ProtocolNamespace, refuse
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import CustomerEvent, ServerEvent, StaffEvent
 from signaling.outbound import CUSTOMER_NS, STAFF_NS, Outbound
-from signaling.ports import Auth, Conversation, CustomerIdentity, Side, StaffMember
+from signaling.ports import (
+    Auth,
+    Conversation,
+    Counted,
+    CustomerIdentity,
+    LimitKind,
+    Limits,
+    Side,
+    StaffMember,
+)
 from signaling.protocol import (
     CUSTOMER_PAYLOADS,
     STAFF_PAYLOADS,
@@ -97,6 +106,11 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
 
     catalogue = CustomerEvent
     payloads = CUSTOMER_PAYLOADS
+    limited: dict[CustomerEvent, LimitKind] = {
+        CustomerEvent.CONVERSATION_START: "conversation",
+        CustomerEvent.MESSAGE_SEND: "message",
+        CustomerEvent.TYPING: "typing",
+    }
     side: Side = "customer"
 
     def __init__(
@@ -106,8 +120,9 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         router: Router,
         calls: Calls,
         outbound: Outbound,
+        limits: Limits,
     ) -> None:
-        super().__init__(CUSTOMER_NS)
+        super().__init__(CUSTOMER_NS, limits)
         self.auth = auth
         self.conversations = conversations
         self.router = router
@@ -116,15 +131,24 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         self._customers: dict[str, CustomerIdentity] = {}
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
+        address = environ.get(CLIENT_ADDRESS)
         try:
+            # The address first: a flood of connections costs no token check or site lookup.
+            await self.limit("connection", Counted(address=address))
             claim = decode(CustomerAuth, auth)
             customer = await self.auth.customer_from_auth(
                 claim.site, claim.host, claim.token, environ
+            )
+            await self.limit(
+                "connection", Counted(visitor=customer.visitor_id, site=customer.site.key)
             )
         except ProtocolError as error:
             log.info("customer connection refused: %s", error.code)
             raise refuse(error) from None
         self._customers[sid] = customer
+        self.count_as(
+            sid, Counted(visitor=customer.visitor_id, address=address, site=customer.site.key)
+        )
         # Sent before the connect completes; socket.io clients buffer it until then.
         await self.emit(
             str(ServerEvent.SESSION),
@@ -145,8 +169,10 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         return await self.conversations.for_customer(self.customer(sid), conversation_id)
 
     async def on_conversation_start(self, sid: str, request: StartConversation) -> dict[str, Any]:
-        conversation = await self.conversations.start(self.customer(sid), request)
-        await self.outbound.join_conversation(sid, conversation.id)
+        async def join(conversation_id: str) -> None:
+            await self.outbound.join_conversation(sid, conversation_id)
+
+        conversation = await self.conversations.start(self.customer(sid), request, join)
         view = await self.router.current_view(conversation, for_staff=False)
         return ok(conversation=view.to_wire())
 
@@ -154,11 +180,12 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         customer = self.customer(sid)
         conversation = await self.conversations.for_customer(customer, request.conversation_id)
         await self.outbound.join_conversation(sid, conversation.id)
-        messages = await self.conversations.replay(conversation, request.last_seq)
+        page = await self.conversations.replay(conversation, request.last_seq)
         view = await self.router.current_view(conversation, for_staff=False)
         return ok(
             conversation=view.to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 
@@ -214,6 +241,10 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     catalogue = StaffEvent
     payloads = STAFF_PAYLOADS
+    limited: dict[StaffEvent, LimitKind] = {
+        StaffEvent.MESSAGE_SEND: "message",
+        StaffEvent.TYPING: "typing",
+    }
     roles = frozenset({"admin", "agent"})
     side: Side = "staff"
 
@@ -224,8 +255,9 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         router: Router,
         calls: Calls,
         outbound: Outbound,
+        limits: Limits,
     ) -> None:
-        super().__init__(STAFF_NS)
+        super().__init__(STAFF_NS, limits)
         self.auth = auth
         self.conversations = conversations
         self.router = router
@@ -235,6 +267,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
         try:
+            await self.limit("connection", Counted(address=environ.get(CLIENT_ADDRESS)))
             member = await self.auth.staff_from_environ(environ)
         except ProtocolError as error:
             raise refuse(error) from None
@@ -243,6 +276,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         if member.role not in self.roles:
             raise refuse(ProtocolError(ErrorCode.AUTH_FORBIDDEN, "Your role cannot answer."))
         self._staff[sid] = member
+        # Staff are counted per person only: a call centre shares one address.
+        self.count_as(sid, Counted(visitor=f"staff:{member.id}"))
         await self.outbound.join_staff(sid, member.id)
         await self.router.staff_connected(member, sid)
         log.info("staff %s connected", member.id)
@@ -275,11 +310,14 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         conversations: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
+        more: list[str] = []  # replays cut at the page limit: the console pages them
         for conversation in await self.router.routing.assigned_to(member.id):
             conversations.append(self.router.view(conversation, for_staff=True).to_wire())
             after = request.last_seqs.get(conversation.id, 0)
-            replay = await self.conversations.replay(conversation, after)
-            messages.extend(message_view(m).to_wire() for m in replay)
+            page = await self.conversations.replay(conversation, after)
+            messages.extend(message_view(m).to_wire() for m in page.messages)
+            if page.more:
+                more.append(conversation.id)
             running = await self.running_call(conversation)
             if running is not None:
                 calls.append(running)
@@ -290,6 +328,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
             rings=await self.router.rings_for(member.id),
             queue=await self.router.queue.staff_list(),
             calls=calls,
+            more=more,
         )
 
     async def on_presence_set(self, sid: str, request: SetPresence) -> dict[str, Any]:
@@ -308,10 +347,11 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
             conversation = (
                 await self.conversations.store.get_conversation(conversation.id) or conversation
             )
-        messages = await self.conversations.replay(conversation, 0)
+        page = await self.conversations.replay(conversation, 0)
         return ok(
             conversation=self.router.view(conversation, for_staff=True).to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 
@@ -326,10 +366,11 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
         conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
-        messages = await self.conversations.replay(conversation, request.last_seq)
+        page = await self.conversations.replay(conversation, request.last_seq)
         return ok(
             conversation=self.router.view(conversation, for_staff=True).to_wire(),
-            messages=[message_view(m).to_wire() for m in messages],
+            messages=[message_view(m).to_wire() for m in page.messages],
+            more=page.more,
             call=await self.running_call(conversation),
         )
 
@@ -364,13 +405,14 @@ class Signaling:
         calls: Calls,
         auth: Auth,
         outbound: Outbound,
+        limits: Limits,
     ) -> None:
         self.router = router
         self.conversations = conversations
         self.calls = calls
         self.outbound = outbound
-        self.customer = CustomerNamespace(auth, conversations, router, calls, outbound)
-        self.staff = StaffNamespace(auth, conversations, router, calls, outbound)
+        self.customer = CustomerNamespace(auth, conversations, router, calls, outbound, limits)
+        self.staff = StaffNamespace(auth, conversations, router, calls, outbound, limits)
 
     def mount(self, sio: socketio.AsyncServer) -> None:
         sio.register_namespace(self.customer)

@@ -49,7 +49,9 @@ class Conversation:
     """One conversation as stored. Times are epoch seconds (float).
 
     States: ``queued → ringing → active → ended`` (``ringing → queued`` on timeout or decline,
-    ``active → queued`` when the assignee's grace period runs out).
+    ``active → queued`` when the assignee's grace period runs out). ``version`` starts at 1 and
+    grows with every ``Store.update_conversation`` that changes the row, so of two copies the
+    one with the higher version is the newer.
     """
 
     id: str
@@ -72,6 +74,7 @@ class Conversation:
     accepted_at: float | None
     ended_at: float | None
     ended_by: EndedBy | None
+    version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
 
@@ -263,8 +266,9 @@ class Store(Protocol):
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
     ) -> Conversation | None:
-        """Apply ``changes`` only if the row still matches the expectations (compare and set);
-        returns the updated conversation, or None when it did not match."""
+        """Apply ``changes`` only if the row still matches the expectations (compare and set)
+        and bump its ``version`` in the same write; returns the updated conversation, or None
+        when it did not match."""
         ...
 
     async def append_message(
@@ -622,4 +626,30 @@ class IceProvider(Protocol):
     async def config_for(self, site_key: str, participant_id: str) -> dict[str, Any]:
         """``{"ice_servers": [...], "ice_transport_policy": "all" | "relay"}`` with TURN
         credentials minted for ``participant_id`` alone and expiring soon."""
+        ...
+
+
+LimitKind = Literal["connection", "conversation", "message", "typing", "precheck"]
+"""What is counted: new socket connections, ``conversation.start``, ``message.send``,
+``typing`` and pre-call checks started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Who one event is counted against. Each scope given has its own limit (per visitor or
+    staff member, per client address, per site); ``None`` leaves that scope out."""
+
+    visitor: str | None = None
+    address: str | None = None
+    site: str | None = None
+
+
+class Limits(Protocol):
+    """Rate limits per visitor, address and site, shared by every node that uses the same
+    storage (in memory: this process only)."""
+
+    async def hit(self, kind: LimitKind, who: Counted) -> float | None:
+        """Count one ``kind`` against each scope of ``who``, narrowest first. ``None`` when
+        every scope allows it; otherwise the seconds until the scope that refused allows it
+        again (the scopes after it are not counted)."""
         ...

@@ -305,7 +305,13 @@ class VisitorView(View):
 class ConversationView(View):
     """A conversation's current state. ``queue_position`` and ``estimated_wait_s`` are set
     while it waits (``queued`` or ``ringing``); ``estimated_wait_s`` is null when nobody is
-    available to give an honest estimate."""
+    available to give an honest estimate.
+
+    ``version`` orders the views of one conversation: every change of its state makes it
+    grow. A client ignores a view older than the one it holds (a late hint); views of the
+    same version have the same state and may differ in queue position and estimate (which
+    move without the row changing) and in ``last_seq`` and the read markers (ordered by their
+    own seqs)."""
 
     id: str
     site_key: str
@@ -321,7 +327,18 @@ class ConversationView(View):
     created_at: int
     ended_at: int | None
     ended_by: Literal["customer", "staff", "system"] | None
+    version: int
     visitor: VisitorView | None = None
+
+
+class QueueChange(View):
+    """One change of the queue as staff see it: ``upsert`` (a conversation joined the queue
+    or changed while waiting) or ``remove`` (it stopped waiting: taken, ended; ``conversation``
+    is then its state after the change). A console applies it only if ``conversation`` is not
+    older than the version it holds for that conversation."""
+
+    op: Literal["upsert", "remove"]
+    conversation: ConversationView
 
 
 class MessageView(View):

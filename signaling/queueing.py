@@ -30,7 +30,7 @@ from signaling.ports import (
     Store,
     TimerHandle,
 )
-from signaling.protocol import ConversationView
+from signaling.protocol import ConversationView, QueueChange
 from signaling.views import conversation_view
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class QueueFeed:
         self._sent: dict[str, tuple[int | None, int | None]] = {}
         self._refresh: TimerHandle | None = None
         self._refreshing = asyncio.Lock()
+        # Conversations this node saw leave the queue while a refresh walks it: the walk
+        # skips them rather than send a view older than the one just sent.
+        self._left: set[str] = set()
 
     # -- views ----------------------------------------------------------------------------
 
@@ -119,15 +122,15 @@ class QueueFeed:
     async def changed(self, conversation: Conversation) -> None:
         """A conversation entered, moved within or left the queue: tell the consoles about it
         alone, and have positions refreshed soon."""
-        if conversation.status in WAITING:
-            data = {
-                "op": "upsert",
-                "conversation": self.view(conversation, for_staff=True).to_wire(),
-            }
-        else:
-            data = {"op": "remove", "conversation_id": conversation.id}
+        waiting = conversation.status in WAITING
+        if not waiting:
             self._sent.pop(conversation.id, None)
-        await self.outbound.to_all_staff(ServerEvent.QUEUE, data)
+            self._left.add(conversation.id)
+        change = QueueChange(
+            op="upsert" if waiting else "remove",
+            conversation=self.view(conversation, for_staff=True),
+        )
+        await self.outbound.to_all_staff(ServerEvent.QUEUE_CHANGED, change.to_wire())
         self.stale()
 
     def stale(self) -> None:
@@ -142,12 +145,15 @@ class QueueFeed:
     async def refresh(self) -> None:
         """Send each waiting customer their position and estimate if either moved."""
         async with self._refreshing:
+            self._left.clear()
             waiting = await self.routing.waiting()
             staffing = await self.routing.staffing(self.clock.now())
             alive = {c.id for c in waiting}
             for gone in self._sent.keys() - alive:
                 del self._sent[gone]
             for position, conversation in enumerate(waiting, start=1):
+                if conversation.id in self._left:
+                    continue
                 estimate = self.estimate(position, staffing)
                 if self._sent.get(conversation.id) == (position, estimate):
                     continue

@@ -133,6 +133,14 @@ class Router:
                 conversation.assignee_id, ServerEvent.CONVERSATION_STATE, staff_data
             )
 
+    async def changed(self, conversation: Conversation) -> None:
+        """A conversation changed outside routing (the customer's page): tell whoever shows
+        it."""
+        if conversation.status in WAITING:
+            await self.queue.changed(conversation)
+        if conversation.assignee_id is not None:
+            await self.announce(conversation)
+
     async def post_system(
         self,
         conversation: Conversation,

@@ -49,6 +49,7 @@ def conversation_view(
         created_at=millis(conversation.created_at) or 0,
         ended_at=millis(conversation.ended_at),
         ended_by=conversation.ended_by,
+        version=conversation.version,
         visitor=visitor,
     )
 

@@ -68,7 +68,8 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
 
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    """A real coturn on 127.0.0.1 with a random port, relay range and secret (tests/coturn.py);
+    """A real coturn running the shipped deploy/coturn/turnserver.conf on 127.0.0.1 with a
+    random port, relay range and secret, relaying to peers on 127.0.0.1 (tests/coturn.py);
     skipped without ``turnserver``, except on CI."""
     with running_coturn(tmp_path) as turn:
         yield turn

@@ -1,6 +1,15 @@
-"""Test support: a real coturn (``turnserver``) on 127.0.0.1 with a random port, relay port
-range and shared secret, configured like production except that it relays to loopback peers
-(both test peers live on 127.0.0.1) and has no TLS, CLI or web admin.
+"""Test support: a real coturn (``turnserver``) running the shipped configuration,
+``deploy/coturn/turnserver.conf``, on 127.0.0.1 with a random port, relay port range and
+shared secret.
+
+Only what cannot be the same as in production is given on the command line, where it
+overrides the file: addresses and ports, the secret and realm, the pid file, the user
+database, and the user coturn runs as (the file drops privileges to ``turnserver``). Tests
+whose two peers are both on 127.0.0.1 also allow relaying to that one address; everything
+else the file refuses stays refused.
+
+coturn applies the file's logging options after the command line's, so logging is the
+file's: stdout, line by line, which goes to ``Coturn.log_path``.
 
 When ``turnserver`` is not installed the test is skipped, except on CI (``CI=true``), where
 it fails.
@@ -8,7 +17,9 @@ it fails.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -24,7 +35,9 @@ import pytest
 from tests.support import free_port
 
 HOST = "127.0.0.1"
+HOST_V6 = "::1"
 REALM = "porchlight.test"
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "coturn" / "turnserver.conf"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 RELAY_PORTS = 64
@@ -106,84 +119,75 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(STOP_TIMEOUT)
 
 
-# Options of the production file that tests replace (addresses, secret) or cannot use (syslog,
-# dropping privileges to a user that may not exist).
-REPLACED_OPTIONS = (
-    "listening-port",
-    "listening-ip",
-    "relay-ip",
-    "external-ip",
-    "min-port",
-    "max-port",
-    "static-auth-secret",
-    "realm",
-    "syslog",
-    "proc-user",
-    "proc-group",
-    "pidfile",
-    "userdb",
-    "log-file",
-)
-
-
-def production_config(source: Path, directory: Path) -> Path:
-    """A copy of the production ``turnserver.conf`` without the options the test sets."""
-    kept = [
-        line
-        for line in source.read_text(encoding="utf-8").splitlines()
-        if line.split("=", 1)[0].strip() not in REPLACED_OPTIONS
-    ]
-    copy = directory / "turnserver.conf"
-    copy.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    return copy
-
-
-@contextmanager
-def running_coturn(directory: Path, production: Path | None = None) -> Iterator[Coturn]:
-    """Start coturn, wait until it accepts TCP on its port, yield it, stop it.
-
-    By default everything is on the command line and loopback peers are allowed (tests only:
-    both peers are on 127.0.0.1). With ``production``, coturn reads that configuration file
-    instead (addresses, secret and log placement still come from here) and loopback peers
-    keep the production file's treatment.
-    """
-    binary = turnserver_binary()
-    port = free_port()
-    min_port, max_port = free_udp_range(RELAY_PORTS)
-    secret = secrets.token_urlsafe(24)
-    log_path = directory / "turnserver.log"
-    if production is None:
-        config = [
-            "-n",  # no configuration file: everything is on this command line
-            "--fingerprint",
-            "--no-tls",
-            "--no-dtls",
-            "--no-cli",
-            "--no-rfc5780",
-            "--no-software-attribute",
-            "--no-multicast-peers",
-            "--allow-loopback-peers",
-        ]
-    else:
-        config = ["-c", str(production_config(production, directory))]
-    command = [
-        binary,
-        *config,
-        f"--listening-ip={HOST}",
-        f"--relay-ip={HOST}",
+def coturn_command(
+    binary: str,
+    directory: Path,
+    *,
+    port: int,
+    relay_ports: tuple[int, int],
+    secret: str,
+    loopback_peers: bool,
+    ipv6: bool,
+) -> list[str]:
+    """The ``turnserver`` command line: the shipped file, then the options tests override."""
+    hosts = [HOST, HOST_V6] if ipv6 else [HOST]
+    command = [binary, "-c", str(SHIPPED_CONFIG)]
+    for host in hosts:
+        command += [f"--listening-ip={host}", f"--relay-ip={host}"]
+    if ipv6:
+        # A client that reaches coturn over IPv6 gets an IPv6 relay (the default is IPv4),
+        # which is what CreatePermission needs before it checks an IPv6 peer.
+        command.append("--allocation-default-address-family=keep")
+    command += [
         f"--listening-port={port}",
-        f"--min-port={min_port}",
-        f"--max-port={max_port}",
-        "--use-auth-secret",
+        f"--min-port={relay_ports[0]}",
+        f"--max-port={relay_ports[1]}",
         f"--static-auth-secret={secret}",
         f"--realm={REALM}",
-        "--log-file=stdout",
-        # Per-request results (e.g. "403: Forbidden IP"), which tests look for.
+        # Per-request results (e.g. "403: Forbidden IP"), for whoever reads a failing test.
         "--verbose",
         f"--pidfile={directory / 'turnserver.pid'}",
         # Keep coturn away from the system database (/var/lib/turn/turndb).
         f"--userdb={directory / 'turndb'}",
+        # Stay who we are: the file's turnserver user may not exist, or may not be allowed
+        # into ``directory``.
+        f"--proc-user={pwd.getpwuid(os.getuid()).pw_name}",
+        f"--proc-group={grp.getgrgid(os.getgid()).gr_name}",
     ]
+    if loopback_peers:
+        # Both test peers are on 127.0.0.1. coturn refuses loopback peers before it reads
+        # any list, then lets allowed-peer-ip win over the file's denied-peer-ip ranges: so
+        # exactly 127.0.0.1 becomes reachable, nothing else of 127.0.0.0/8 or ::1.
+        command += ["--allow-loopback-peers", f"--allowed-peer-ip={HOST}"]
+    return command
+
+
+@contextmanager
+def running_coturn(
+    directory: Path, *, loopback_peers: bool = True, ipv6: bool = False
+) -> Iterator[Coturn]:
+    """Start coturn with the shipped configuration, wait until it accepts TCP on its port,
+    yield it, stop it.
+
+    :param directory: where the log, pid file and user database go.
+    :param loopback_peers: relay to peers on 127.0.0.1 (tests whose peers are both on this
+        machine); False runs the shipped file's peer rules unchanged.
+    :param ipv6: also listen and relay on ::1, handing IPv6 relays to clients that come
+        over IPv6.
+    """
+    binary = turnserver_binary()
+    port = free_port()
+    secret = secrets.token_urlsafe(24)
+    log_path = directory / "turnserver.log"
+    command = coturn_command(
+        binary,
+        directory,
+        port=port,
+        relay_ports=free_udp_range(RELAY_PORTS),
+        secret=secret,
+        loopback_peers=loopback_peers,
+        ipv6=ipv6,
+    )
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT

@@ -149,6 +149,7 @@ class MemoryStore:
             accepted_at=None,
             ended_at=None,
             ended_by=None,
+            version=1,
         )
         self.conversations[conversation.id] = conversation
         self.messages[conversation.id] = []
@@ -215,12 +216,11 @@ class MemoryStore:
         if changes.clear_ringing:
             values["ringing_staff_id"] = None
         values.update(changes.extra)
-        updated = replace(conversation, **values)
-        self.conversations[conversation_id] = updated
-        return updated
+        return self._set(conversation, **values) if values else conversation
 
     def _set(self, conversation: Conversation, **values: Any) -> Conversation:
-        updated = replace(conversation, **values)
+        """Change a conversation's state, raising its version (as every UPDATE does)."""
+        updated = replace(conversation, version=conversation.version + 1, **values)
         self.conversations[updated.id] = updated
         return updated
 
@@ -320,8 +320,7 @@ class MemoryStore:
         return ended
 
     def _set_channel(self, conversation_id: str, channel: str) -> None:
-        conversation = self.conversations[conversation_id]
-        self.conversations[conversation_id] = replace(conversation, channel=channel)
+        self._set(self.conversations[conversation_id], channel=channel)
 
     def _close_proposal(self, conversation_id: str, answer: Answer, now: float) -> None:
         for proposal in list(self.proposals.values()):

@@ -26,7 +26,10 @@ The flow, browser side (the frame or the console) and server side:
 
 A check runs at most ``timeout`` seconds: then the server peer is closed and the last result
 stays readable with state ``closed`` (or ``failed``) until it is deleted. At most
-``max_concurrent`` checks run at once; one more is refused with ``PrecheckBusy``.
+``max_concurrent`` checks run at once, and ``max_per_address`` from one client address; one
+more is refused with ``PrecheckBusy``. A participant runs one check at a time: a new one
+closes theirs that is still running (its result stays readable), so nobody holds a slot by
+starting checks and never deleting them.
 
 States of a check, as ``result()["state"]`` reports them: ``connecting`` (ICE and DTLS under
 way) → ``connected`` → ``closed`` (deleted, timed out or shut down), or ``failed`` (ICE or
@@ -78,7 +81,8 @@ class PrecheckError(Exception):
 
 
 class PrecheckBusy(PrecheckError):
-    """``max_concurrent`` checks are running already."""
+    """``max_concurrent`` checks are running already, or ``max_per_address`` from this
+    address."""
 
 
 class PrecheckNotFound(PrecheckError):
@@ -120,6 +124,7 @@ def rtc_configuration(ice: Mapping[str, Any]) -> RTCConfiguration:
 class _Check:
     id: str
     participant: str
+    address: str | None
     pc: RTCPeerConnection
     tally: Tally = field(default_factory=Tally)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -144,18 +149,25 @@ class PrecheckManager:
     :param ice_provider: mints the ICE configuration (``server.ice.TurnIce``); the server peer
         uses the participant's configuration with the policy the check asks for.
     :param max_concurrent: checks running at once; one more raises ``PrecheckBusy``.
+    :param max_per_address: checks running at once from one client address; one more
+        raises ``PrecheckBusy``.
     :param timeout: seconds after which a check is closed even if nobody deletes it.
 
-    ``max_concurrent`` and ``timeout`` may be changed on a running manager; they apply to the
-    next offer. ``live_peers`` and ``live_tasks`` count what is still open, for tests and
-    metrics.
+    ``max_concurrent``, ``max_per_address`` and ``timeout`` may be changed on a running
+    manager; they apply to the next offer. ``live_peers`` and ``live_tasks`` count what is
+    still open, for tests and metrics.
     """
 
     def __init__(
-        self, ice_provider: IceConfigProvider, max_concurrent: int = 4, timeout: float = 15.0
+        self,
+        ice_provider: IceConfigProvider,
+        max_concurrent: int = 8,
+        max_per_address: int = 2,
+        timeout: float = 15.0,
     ) -> None:
         self.ice_provider = ice_provider
         self.max_concurrent = max_concurrent
+        self.max_per_address = max_per_address
         self.timeout = timeout
         self._live: dict[str, _Check] = {}
         self._finished: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
@@ -184,19 +196,36 @@ class PrecheckManager:
         }
 
     async def offer(
-        self, sdp: str, policy: Policy, participant: str, site_key: str = "staff"
+        self,
+        sdp: str,
+        policy: Policy,
+        participant: str,
+        site_key: str = "staff",
+        address: str | None = None,
     ) -> tuple[str, str]:
-        """Start a check from the browser's offer: ``(check_id, answer_sdp)``.
+        """Start a check from the browser's offer: ``(check_id, answer_sdp)``. A check of
+        ``participant``'s that is still running is closed (its result stays readable).
 
-        :raises PrecheckBusy: when ``max_concurrent`` checks are running.
+        :param address: the caller's client address, for ``max_per_address``.
+        :raises PrecheckBusy: when ``max_concurrent`` checks are running, or
+            ``max_per_address`` from ``address``.
         :raises PrecheckRejected: when aiortc cannot answer the offer.
         """
         ice = await self.ice_config(policy, participant, site_key)
-        # No await between the count and the registration: concurrent offers cannot both pass.
-        if len(self._live) >= self.max_concurrent:
+        # No await between the counts and the registration: concurrent offers cannot both pass.
+        running = [c for c in self._live.values() if not c.closing]
+        theirs = [c for c in running if c.participant == participant]
+        others = [c for c in running if c.participant != participant]
+        if len(others) >= self.max_concurrent:
             raise PrecheckBusy("Too many connection checks are running; try again shortly.")
+        if address is not None and sum(c.address == address for c in others) >= (
+            self.max_per_address
+        ):
+            raise PrecheckBusy("Too many connection checks from your network; try again shortly.")
+        for replaced in theirs:
+            self._begin_finish(replaced, keep=True)
         check = _Check(
-            secrets.token_hex(16), participant, RTCPeerConnection(rtc_configuration(ice))
+            secrets.token_hex(16), participant, address, RTCPeerConnection(rtc_configuration(ice))
         )
         self._live[check.id] = check
         self._spawn(check, self._expire(check, self.timeout), "expire")
@@ -311,6 +340,10 @@ class PrecheckManager:
         """Close the peer and cancel its tasks; with ``keep``, its last result stays readable.
         Idempotent, and the closing runs in its own task: a caller that is cancelled (or is
         one of the check's own tasks, cancelled by the closing) cannot leave it half done."""
+        await asyncio.shield(self._begin_finish(check, keep))
+
+    def _begin_finish(self, check: _Check, keep: bool) -> asyncio.Task[None]:
+        """Start closing the check now (``closing`` is set before this returns)."""
         if check.closer is None:
             check.closing = True
             check.closer = asyncio.create_task(
@@ -318,7 +351,7 @@ class PrecheckManager:
             )
             self._tasks.add(check.closer)
             check.closer.add_done_callback(self._tasks.discard)
-        await asyncio.shield(check.closer)
+        return check.closer
 
     async def _close_peer(self, check: _Check, keep: bool) -> None:
         tasks = list(check.tasks)

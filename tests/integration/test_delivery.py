@@ -4,7 +4,16 @@ nothing lost across a server restart."""
 from typing import Any
 
 from server.keys import STORE
-from tests.support import Peer, Server, another_tab, customer, staff_peer, until
+from signaling.conversations import REPLAY_LIMIT
+from tests.support import (
+    Peer,
+    Server,
+    another_tab,
+    customer,
+    staff_peer,
+    store_unannounced,
+    until,
+)
 
 
 async def active_chat(server: Server, clients: list[Peer]) -> tuple[Peer, Peer, str]:
@@ -139,3 +148,41 @@ async def test_a_server_restart_loses_nothing(server: Server, clients: list[Peer
     await visitor.ok("message.send", send(cid, "post-restart", "still here"))
     got = await staff.wait_for("message.new", lambda d: d["message"]["body"] == "still here")
     assert got["message"]["seq"] == before[-1][0] + 1
+
+
+async def test_a_customer_missing_more_than_a_replay_page_pages_until_caught_up(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor, _staff, cid = await active_chat(server, clients)
+    held = (await visitor.ok("message.send", send(cid, "held-0001", "held")))["message"]["seq"]
+    missed = [f"missed {n}" for n in range(REPLAY_LIMIT + 200)]
+    await store_unannounced(server, cid, missed)
+
+    first = await visitor.ok("conversation.resume", {"conversation_id": cid, "last_seq": held})
+    assert len(first["messages"]) == REPLAY_LIMIT
+    assert first["more"] is True
+    after = first["messages"][-1]["seq"]
+    rest = await visitor.ok("conversation.resume", {"conversation_id": cid, "last_seq": after})
+    assert rest["more"] is False
+    got = first["messages"] + rest["messages"]
+    assert [m["body"] for m in got] == missed
+    assert [m["seq"] for m in got] == list(range(held + 1, held + 1 + len(missed)))
+
+
+async def test_a_console_missing_more_than_a_replay_page_is_told_to_page(
+    server: Server, clients: list[Peer]
+) -> None:
+    _visitor, staff, cid = await active_chat(server, clients)
+    missed = [f"customer {n}" for n in range(REPLAY_LIMIT + 20)]
+    await store_unannounced(server, cid, missed, sender="customer")
+
+    synced = await staff.ok("sync", {"last_seqs": {cid: 1}})
+    assert len(synced["messages"]) == REPLAY_LIMIT
+    assert synced["more"] == [cid]
+    after = synced["messages"][-1]["seq"]
+    rest = await staff.ok("conversation.resume", {"conversation_id": cid, "last_seq": after})
+    assert rest["more"] is False
+    assert [m["body"] for m in synced["messages"] + rest["messages"]] == missed
+    caught_up = await staff.ok("sync", {"last_seqs": {cid: rest["messages"][-1]["seq"]}})
+    assert caught_up["messages"] == []
+    assert caught_up["more"] == []

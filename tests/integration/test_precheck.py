@@ -398,3 +398,89 @@ async def test_shutdown_closes_running_checks(
         assert (manager.live_peers, manager.live_tasks) == (0, 0)
     finally:
         await pc.close()
+
+
+async def post_offer(
+    server: Server, http: aiohttp.ClientSession, headers: dict[str, str], sdp: str
+) -> tuple[int, Any]:
+    return await call(
+        http, "POST", f"{server.url}{CHECK}", headers, {"sdp": sdp, "policy": "relay"}
+    )
+
+
+async def test_one_visitor_cannot_hold_every_check_slot(
+    server: PrecheckServer, http: aiohttp.ClientSession, clients: list[Peer]
+) -> None:
+    server.manager.max_concurrent = 4
+    hoarder, other = await visitor(server, clients), await visitor(server, clients)
+    pc, sdp = await offer_from(server, http, hoarder)
+    try:
+        posted = [await post_offer(server, http, hoarder, sdp) for _ in range(4)]
+        assert [status for status, _ in posted] == [201] * 4
+        # each new check closed the one before it; its result stays readable
+        status, first = await call(
+            http, "GET", f"{server.url}{CHECK}/{posted[0][1]['check_id']}", hoarder
+        )
+        assert (status, first["state"]) == (200, "closed")
+        await poll(
+            lambda: asyncio.sleep(0, server.manager.live_peers),
+            lambda live: live == 1,
+            "the replaced checks to close",
+        )
+        status, body = await post_offer(server, http, other, sdp)
+        assert status == 201, body
+    finally:
+        await pc.close()
+        await server.manager.close_all()
+
+
+async def test_one_address_cannot_hold_every_check_slot(
+    server: PrecheckServer, http: aiohttp.ClientSession, clients: list[Peer]
+) -> None:
+    server.manager.max_concurrent = 4
+    server.manager.max_per_address = 2
+    visitors = [await visitor(server, clients) for _ in range(3)]
+    pc, sdp = await offer_from(server, http, visitors[0])
+    try:
+        for headers in visitors[:2]:
+            status, body = await post_offer(server, http, headers, sdp)
+            assert status == 201, body
+        status, body = await post_offer(server, http, visitors[2], sdp)
+        assert (status, body["error"]["code"]) == (429, "precheck.busy")
+        assert server.manager.live_peers == 2  # two of the four slots: the rest stay free
+    finally:
+        await pc.close()
+        await server.manager.close_all()
+
+
+async def test_starting_checks_is_rate_limited(
+    tmp_path: Path, coturn: Coturn, http: aiohttp.ClientSession, clients: list[Peer]
+) -> None:
+    limited = PrecheckServer(
+        settings_for(
+            f"sqlite+aiosqlite:///{tmp_path / 'limited.db'}",
+            turn_host=coturn.turn_host,
+            turn_port=coturn.turn_port,
+            turn_secret=coturn.turn_secret,
+            precheck_limits=("2/minute", "100/minute", "100/minute"),
+        )
+    )
+    await limited.start()
+    try:
+        await limited.add_site()
+        headers = await visitor(limited, clients)
+        pc, sdp = await offer_from(limited, http, headers)
+        try:
+            statuses = [(await post_offer(limited, http, headers, sdp))[0] for _ in range(2)]
+            assert statuses == [201, 201]
+            async with http.post(
+                f"{limited.url}{CHECK}", headers=headers, json={"sdp": sdp, "policy": "relay"}
+            ) as response:
+                body = await response.json()
+                assert (response.status, body["error"]["code"]) == (429, "rate.limited")
+                assert 0 < body["error"]["retry_after_ms"] <= 60_000
+                assert int(response.headers["Retry-After"]) >= 1
+        finally:
+            await pc.close()
+    finally:
+        await limited.stop()

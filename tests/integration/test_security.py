@@ -298,3 +298,102 @@ async def test_frame_is_only_embeddable_by_allowed_origins(server: Server) -> No
         assert unknown.status == 404
         console = await http.get(f"{server.url}/console")
         assert "frame-ancestors 'none'" in console.headers["Content-Security-Policy"]
+
+
+async def test_a_non_ascii_visitor_token_gets_a_coded_refusal(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor = customer(server)
+    clients.append(visitor)
+    await visitor.connect()
+    token = str((visitor.auth or {})["token"])
+    for bad in (token[:-1] + "é", "v1.shop-site.é.1.é"):
+        tampered = Peer(
+            server.url, "/customer", auth={"site": "shop-site", "host": SHOP, "token": bad}
+        )
+        clients.append(tampered)
+        assert (await refusal(tampered))["code"] == "token.invalid"
+
+
+async def test_a_non_ascii_bearer_token_is_refused_with_a_code(
+    server: Server, clients: list[Peer]
+) -> None:
+    visitor = customer(server)
+    clients.append(visitor)
+    await visitor.connect()
+    token = str((visitor.auth or {})["token"])
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(
+            f"{server.url}/api/v1/precheck/ice",
+            params={"policy": "all"},
+            headers={"Authorization": f"Bearer {token[:-1]}é", "X-Porchlight-Site": "shop-site"},
+        )
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "token.invalid"
+
+
+async def test_a_non_ascii_csrf_token_is_refused_with_a_code(server: Server) -> None:
+    member = await server.add_staff("Sam")
+    cookie, _ = await login(server, member.email)
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{server.url}/api/v1/auth/logout",
+            headers={"Cookie": f"porchlight_session={cookie}", "X-CSRF-Token": "éééééééé"},
+        )
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "auth.csrf"
+
+
+async def test_a_deeply_nested_precheck_offer_is_refused_with_a_code(server: Server) -> None:
+    member = await server.add_staff("Sam")
+    cookie, csrf = await login(server, member.email)
+    depth = 100_000
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{server.url}/api/v1/precheck",
+            data="[" * depth + "]" * depth,
+            headers={
+                "Cookie": f"porchlight_session={cookie}",
+                "X-CSRF-Token": csrf,
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "payload.invalid"
+
+
+async def test_refusals_and_unknown_routes_carry_the_security_headers(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        signed_out = await http.get(f"{server.url}/api/v1/sites")  # 401 raised by require()
+        unknown_api = await http.get(f"{server.url}/api/v1/no-such-route")
+        unknown_page = await http.get(f"{server.url}/no/such/page")
+        no_site = await http.get(f"{server.url}/w/frame", params={"site": "nope", "host": SHOP})
+        for response, status in [
+            (signed_out, 401),
+            (unknown_api, 404),
+            (unknown_page, 404),
+            (no_site, 404),
+        ]:
+            assert response.status == status, response.url
+            assert response.headers.get("X-Content-Type-Options") == "nosniff", response.url
+
+
+async def test_the_server_header_names_no_version(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in ("/console", "/no/such/page", "/api/v1/me"):
+            response = await http.get(f"{server.url}{path}", allow_redirects=False)
+            assert response.headers["Server"] == "Porchlight", path
+
+
+async def test_the_frame_csp_does_not_echo_the_host_header(server: Server) -> None:
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(
+            f"{server.url}/w/frame",
+            params={"site": "shop-site", "host": SHOP},
+            headers={"Host": "attacker.test"},
+        )
+        assert response.status == 200
+        policy = response.headers["Content-Security-Policy"]
+        connect = next(p for p in policy.split("; ") if p.startswith("connect-src"))
+        assert "attacker.test" not in policy
+        assert connect == f"connect-src 'self' ws://{server.url.split('://', 1)[1]}"

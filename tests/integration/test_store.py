@@ -368,3 +368,31 @@ async def test_sqlite_checkpoints_off_the_event_loop(tmp_path: Path) -> None:
         await until(lambda: path.stat().st_size >= grown, timeout=10, what="a checkpoint")
     finally:
         await store.close()
+
+
+async def test_every_change_of_a_conversation_bumps_its_version(store: SqlStore) -> None:
+    conversation = await make_conversation(store)
+    assert conversation.version == 1
+    ringing = await store.update_conversation(
+        conversation.id, Changes(status="ringing"), expect_status=("queued",)
+    )
+    assert ringing is not None and ringing.version == 2
+    # A compare-and-set that does not match changes nothing, the version included.
+    missed = await store.update_conversation(
+        conversation.id, Changes(status="active"), expect_status=("queued",)
+    )
+    assert missed is None
+    paged = await store.update_conversation(conversation.id, Changes(page_url="https://a.test/"))
+    assert paged is not None and paged.version == 3
+    # Messages and read markers are ordered by their seqs, not by the version.
+    await store.append_message(text(conversation.id, "hi", "c1"), NOW)
+    await store.set_read(conversation.id, "customer", 1)
+    stored = await store.get_conversation(conversation.id)
+    assert stored is not None and (stored.version, stored.last_seq) == (3, 1)
+    concurrent = await asyncio.gather(
+        *(
+            store.update_conversation(conversation.id, Changes(page_title=f"page {n}"))
+            for n in range(10)
+        )
+    )
+    assert sorted(c.version for c in concurrent if c is not None) == list(range(4, 14))

@@ -223,22 +223,20 @@ async def test_bad_turn_gives_no_relay_candidate_and_no_connection(
         await callee.close()
 
 
-PRODUCTION_CONFIG = Path(__file__).parents[2] / "deploy" / "coturn" / "turnserver.conf"
-
-
-async def test_production_config_refuses_to_relay_to_loopback(tmp_path: Path) -> None:
-    """deploy/coturn/turnserver.conf denies private and loopback peers: allocations work
-    (both sides get a relay candidate), but coturn refuses to relay to 127.0.0.1."""
-    with running_coturn(tmp_path, production=PRODUCTION_CONFIG) as production:
-        caller = relay_only_peer(ice_servers(production, "caller"))
-        callee = relay_only_peer(ice_servers(production, "callee"))
+async def test_shipped_coturn_config_refuses_to_relay_to_loopback(tmp_path: Path) -> None:
+    """deploy/coturn/turnserver.conf alone (no loopback allowance, unlike the ``coturn``
+    fixture): allocations work (both sides get a relay candidate), but coturn refuses to relay
+    to the other side's relay address on 127.0.0.1, so the call cannot connect."""
+    with running_coturn(tmp_path, loopback_peers=False) as shipped:
+        caller = relay_only_peer(ice_servers(shipped, "caller"))
+        callee = relay_only_peer(ice_servers(shipped, "callee"))
         try:
             caller.createDataChannel("chat")
             await asyncio.wait_for(negotiate(caller, callee), REFUSED_TIMEOUT)
             for peer in (caller, callee):
                 assert sdp_candidates(peer), "the allocation itself must succeed"
             await until(
-                lambda: "403: Forbidden IP" in production.log(),
+                lambda: "403: Forbidden IP" in shipped.log(),
                 timeout=CONNECT_TIMEOUT,
                 what="coturn to refuse the loopback peer",
             )

@@ -1,7 +1,12 @@
-import pytest
+import asyncio
+import threading
 
-from server.auth import CustomerTokens, Throttle, cookie_value
+import pytest
+from argon2 import PasswordHasher
+
+from server.auth import CustomerTokens, PasswordVerifier, cookie_value, hash_password, secrets_match
 from signaling.errors import ProtocolError
+from tests.support import until
 
 
 def test_a_token_names_one_visitor_on_one_site() -> None:
@@ -41,15 +46,60 @@ def test_expired_tokens_are_refused() -> None:
         tokens.verify(token, "site-a", now=100 * 24 * 3600)
 
 
-def test_throttle_blocks_after_the_limit_and_clears_on_success() -> None:
-    throttle = Throttle(limit=3, window=60)
-    for _ in range(3):
-        assert throttle.retry_after("email:a") == 0
-        throttle.fail("email:a")
-    assert throttle.retry_after("email:a") > 0
-    assert throttle.retry_after("email:b") == 0
-    throttle.clear("email:a")
-    assert throttle.retry_after("email:a") == 0
+def test_non_ascii_tokens_are_refused_with_a_code() -> None:
+    tokens = CustomerTokens("s" * 40)
+    token = tokens.mint("site-a", "visitor1")
+    for bad in (token[:-1] + "é", token.replace("visitor1", "visitör1"), "v1.é.é.é.é"):
+        with pytest.raises(ProtocolError, match=r"token\.invalid"):
+            tokens.verify(bad, "site-a")
+
+
+def test_non_ascii_secrets_do_not_match() -> None:
+    assert secrets_match("abc", "abc")
+    assert not secrets_match("abd", "abc")
+    assert not secrets_match("éééééééé", "abcdefgh")
+    assert not secrets_match("\udcff", "abc")  # how undecodable header bytes arrive
+
+
+class HeldHasher(PasswordHasher):
+    """Argon2 that holds every verification until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            assert self.release.wait(10), "never released"
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+async def test_password_verifications_run_at_most_concurrency_at_once() -> None:
+    hasher = HeldHasher()
+    verifier = PasswordVerifier(concurrency=2, hasher=hasher)
+    right = hash_password("right password")
+    checks = [
+        asyncio.ensure_future(verifier.verify(right, "right password" if n == 3 else "wrong"))
+        for n in range(6)
+    ]
+    await until(lambda: hasher.active == 2 and verifier.waiting == 4, what="two running")
+    hasher.release.set()
+    assert await asyncio.gather(*checks) == [False, False, False, True, False, False]
+    assert hasher.most == 2
+    assert verifier.waiting == 0
+
+
+async def test_an_unknown_account_never_verifies() -> None:
+    assert await PasswordVerifier().verify(None, "anything") is False
 
 
 def test_cookie_value() -> None:

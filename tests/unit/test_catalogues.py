@@ -55,7 +55,7 @@ def test_server_events_are_frozen() -> None:
         "conversation.state",
         "message.new",
         "presence",
-        "queue",
+        "queue.changed",
         "read",
         "ring",
         "ring.cancelled",

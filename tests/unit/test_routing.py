@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from signaling.event_log import EventLog
@@ -175,7 +177,7 @@ async def test_a_surge_costs_one_small_staff_event_per_change() -> None:
     await world.router.staff_connected(member, "console")
     for n in range(200):
         await world.ask(f"visitor-{n}")
-    queue_events = world.delivery.to("all-staff", ServerEvent.QUEUE)
+    queue_events = world.delivery.to("all-staff", ServerEvent.QUEUE_CHANGED)
     assert len(queue_events) == 200
     assert all(e["op"] == "upsert" and "conversation" in e for e in queue_events)
     # Positions went to nobody yet: one refresh sends each waiting customer theirs, once.
@@ -198,3 +200,31 @@ async def test_every_change_is_an_event_in_the_log() -> None:
     assert kinds == ["conversation.rung", "conversation.accepted", "conversation.ended"]
     presence = [e.detail["status"] for e in world.store.events if e.kind == "presence.changed"]
     assert presence == ["away", "available"]
+
+
+async def test_a_refresh_never_sends_a_conversation_taken_during_its_walk() -> None:
+    world = World()
+    ana = world.store.add_staff("Ana")
+    await world.router.staff_connected(ana, "console")
+    first = await world.ask("v1")
+    world.clock.time += 1
+    await world.ask("v2")
+    await world.router.set_presence(ana, "available")  # rings the first
+    assert world.status(first) == "ringing"
+    original = world.store.staffing
+
+    async def accepted_meanwhile(now: float) -> Any:
+        # The refresh has read the queue; the first is accepted before it sends anything.
+        world.store.staffing = original  # type: ignore[method-assign]
+        await world.router.accept(ana, first.id)
+        return await original(now)
+
+    world.store.staffing = accepted_meanwhile  # type: ignore[method-assign]
+    sent_before = len(world.delivery.sent)
+    await world.router.queue.refresh()
+    states = [
+        s.data["conversation"]["status"]
+        for s in world.delivery.sent[sent_before:]
+        if s.audience == f"customer:{first.id}" and s.event == ServerEvent.CONVERSATION_STATE
+    ]
+    assert states == ["active"]

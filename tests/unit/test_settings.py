@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import DEFAULT_SECRET, SettingsError, load_settings
+from server.settings import DEFAULT_SECRET, DEFAULT_TURN_SECRET, SettingsError, load_settings
 
 
 def test_defaults_are_valid_for_development() -> None:
@@ -78,4 +78,28 @@ def test_redis_url_with_postgresql_makes_a_fleet_node() -> None:
                 "PORCHLIGHT_DATABASE_URL": "postgresql+asyncpg://postgres@db/porchlight",
                 "PORCHLIGHT_REDIS_URL": "http://redis:6379",
             }
+        )
+
+
+@pytest.mark.parametrize(
+    "turn_secret",
+    ["CHANGE-ME-to-a-random-secret", "change-me-0123456789abcdef", DEFAULT_TURN_SECRET],
+)
+def test_production_refuses_the_coturn_placeholder_turn_secret(turn_secret: str) -> None:
+    environ = {
+        "PORCHLIGHT_MODE": "production",
+        "PORCHLIGHT_SECRET_KEY": "x" * 40,
+        "PORCHLIGHT_TURN_HOST": "turn.example.com",
+        "PORCHLIGHT_TURN_SECRET": turn_secret,
+    }
+    with pytest.raises(SettingsError, match="turn_secret"):
+        load_settings(environ=environ)
+    chosen = load_settings(environ={**environ, "PORCHLIGHT_TURN_SECRET": "Zq8" * 12})
+    assert chosen.turn_secret == "Zq8" * 12
+
+
+def test_production_refuses_a_placeholder_secret_key() -> None:
+    with pytest.raises(SettingsError, match="secret_key"):
+        load_settings(
+            environ={"PORCHLIGHT_MODE": "production", "PORCHLIGHT_SECRET_KEY": "CHANGE-ME" * 4}
         )

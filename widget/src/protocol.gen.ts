@@ -41,7 +41,7 @@ export const ServerEvent = {
   READ: "read",
   RING: "ring",
   RING_CANCELLED: "ring.cancelled",
-  QUEUE: "queue",
+  QUEUE_CHANGED: "queue.changed",
   PRESENCE: "presence",
   CALL_STATE: "call.state",
   CALL_OFFER: "call.offer",
@@ -77,6 +77,8 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface WireError {
   code: ErrorCodeValue;
   message: string;
+  /** With rate.limited: when the same request may succeed. */
+  retry_after_ms?: number;
 }
 
 export type Ack<T = object> = ({ ok: true } & T) | { ok: false; error: WireError };
@@ -209,7 +211,13 @@ export interface ConversationView {
   created_at: number;
   ended_at: number | null;
   ended_by: "customer" | "staff" | "system" | null;
+  version: number;
   visitor: VisitorView | null;
+}
+
+export interface QueueChange {
+  op: "upsert" | "remove";
+  conversation: ConversationView;
 }
 
 export interface MessageView {

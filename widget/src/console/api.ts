@@ -42,6 +42,11 @@ export async function logout(csrf: string): Promise<void> {
   await post("/api/v1/auth/logout", {}, csrf);
 }
 
+/** Ends every session of the signed-in staff member, on every device; throws if refused. */
+export async function logoutEverywhere(csrf: string): Promise<void> {
+  await read<{ ok: boolean }>(await post("/api/v1/auth/logout-everywhere", {}, csrf));
+}
+
 function post(url: string, body: object, csrf: string | null): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (csrf) headers["X-CSRF-Token"] = csrf;

@@ -8,12 +8,22 @@ import {
   type ConversationView,
   type MessageView,
 } from "../protocol.gen";
-import { backoff } from "../shared/config";
+import { CatchUp } from "../shared/catchup";
 import { button, h, say, show, uid } from "../shared/dom";
 import { memoryShelf, Outbox } from "../shared/outbox";
+import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import type { Pending } from "../shared/thread";
-import { caller, refusal, type Call, type Presence, type StaffCalls, type StaffListen, type SyncReply } from "../shared/wire";
-import { logout, type Session } from "./api";
+import {
+  caller,
+  refusal,
+  supersedes,
+  type Call,
+  type Presence,
+  type StaffCalls,
+  type StaffListen,
+  type SyncReply,
+} from "../shared/wire";
+import { logout, logoutEverywhere, RequestError, type Session } from "./api";
 import { ConsoleCalls, mediaReadiness } from "./calls";
 import { precheckPanel } from "../call/main";
 import { Panel, type PanelActions } from "./panel";
@@ -28,6 +38,7 @@ export class Desk implements PanelActions, Answer {
   private readonly socket: Socket<StaffListen, DefaultEventsMap>;
   private readonly call: Call<StaffCalls>;
   private readonly panels = new Map<string, Panel>();
+  private readonly catchUps = new Map<string, CatchUp>();
   private readonly grid = h("div", { class: "grid" });
   private readonly rings = new Rings(this);
   private readonly queue = new QueueList();
@@ -40,7 +51,7 @@ export class Desk implements PanelActions, Answer {
     h("option", { value: "available" }, "Available"),
     h("option", { value: "away" }, "Away"),
   );
-  private attempt = 0;
+  private readonly redial: Redial;
   /** A presence chosen but not yet confirmed by the server (e.g. picked while reconnecting). */
   private wanted: "available" | "away" | null = null;
   private readonly calls: ConsoleCalls;
@@ -52,6 +63,10 @@ export class Desk implements PanelActions, Answer {
   ) {
     const signOut = button("Sign out");
     signOut.addEventListener("click", () => void this.signOut());
+    const everywhere = button("Sign out everywhere", {
+      title: "Also signs you out in every other browser and device",
+    });
+    everywhere.addEventListener("click", () => void this.signOutEverywhere(everywhere));
     const check = button("Check my camera and connection");
     const checkArea = h("div", { class: "checks-area" });
     check.addEventListener("click", () =>
@@ -72,6 +87,7 @@ export class Desk implements PanelActions, Answer {
         this.presence,
         check,
         signOut,
+        everywhere,
       ),
       checkArea,
       this.notice,
@@ -81,7 +97,8 @@ export class Desk implements PanelActions, Answer {
     );
     // Any click is a user gesture that lets the ring tone play later.
     this.el.addEventListener("click", () => this.rings.sound.unlock(), { once: true });
-    this.socket = io("/staff", { transports: ["websocket"], reconnectionDelayMax: 10_000 });
+    this.socket = io("/staff", SOCKET_OPTIONS);
+    this.redial = new Redial(this.socket);
     this.call = caller<StaffCalls>(this.socket);
     this.calls = new ConsoleCalls(this.call, {
       showCall: (id, screen) => this.panels.get(id)?.showCall(screen),
@@ -98,7 +115,9 @@ export class Desk implements PanelActions, Answer {
     this.rings.remove(conversationId);
     void this.call(StaffEvent.RING_ACCEPT, { conversation_id: conversationId }).then((ack) => {
       if (!ack.ok) return this.say(ack.error.message);
-      this.replay(ack.conversation, ack.messages).focus();
+      const panel = this.replay(ack.conversation, ack.messages);
+      panel.focus();
+      if (ack.more) void this.catchUp(panel);
       if (ack.call) this.calls.state(ack.call);
     });
   }
@@ -137,6 +156,7 @@ export class Desk implements PanelActions, Answer {
     this.calls.ended(conversationId);
     this.panels.get(conversationId)?.el.remove();
     this.panels.delete(conversationId);
+    this.catchUps.delete(conversationId);
   }
 
   typing(conversationId: string, typing: boolean): void {
@@ -152,23 +172,24 @@ export class Desk implements PanelActions, Answer {
   private listen(): void {
     const s = this.socket;
     s.on("connect", () => {
-      this.attempt = 0;
+      this.redial.connected();
       show(this.notice, false);
       void this.sync();
     });
     s.on("disconnect", (reason) => {
+      if (reason === "io client disconnect") return; // signed out
       this.reconnecting();
-      if (reason === "io server disconnect") this.retry();
+      this.redial.lost();
     });
     s.on("connect_error", (err) => {
       const code = refusal(err)?.code;
       if (code === ErrorCode.AUTH_REQUIRED) return this.leave("Please sign in again.");
       this.reconnecting();
-      if (!s.active) this.retry();
+      this.redial.lost();
     });
     s.on(ServerEvent.RING, (ring) => this.rings.show(ring));
     s.on(ServerEvent.RING_CANCELLED, ({ conversation_id }) => this.rings.remove(conversation_id));
-    s.on(ServerEvent.QUEUE, ({ conversations }) => this.queue.set(conversations));
+    s.on(ServerEvent.QUEUE_CHANGED, (change) => this.queue.change(change));
     s.on(ServerEvent.PRESENCE, ({ status }) => this.showPresence(status));
     s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
     s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
@@ -183,16 +204,10 @@ export class Desk implements PanelActions, Answer {
     show(this.notice, true);
   }
 
-  private retry(): void {
-    setTimeout(() => {
-      if (!this.socket.connected) this.socket.connect();
-    }, backoff(this.attempt++));
-  }
-
   private async sync(): Promise<void> {
     const last_seqs: Record<string, number> = {};
     for (const panel of this.panels.values()) {
-      if (!panel.ended) last_seqs[panel.id] = panel.thread.lastSeq;
+      if (!panel.ended) last_seqs[panel.id] = panel.thread.through;
     }
     const ack = await this.call(StaffEvent.SYNC, { last_seqs });
     if (!ack.ok) {
@@ -207,7 +222,13 @@ export class Desk implements PanelActions, Answer {
   private restore(state: SyncReply): void {
     this.showPresence(this.wanted ?? state.presence);
     state.conversations.forEach((c) => this.panel(c).update(c));
-    state.messages.forEach((m) => this.receive(m));
+    for (const panel of this.panels.values()) {
+      panel.addAll(state.messages.filter((m) => m.conversation_id === panel.id));
+    }
+    for (const id of state.more ?? []) {
+      const panel = this.panels.get(id);
+      if (panel) void this.catchUp(panel);
+    }
     this.rings.retain(new Set(state.rings.map((r) => r.conversation.id)));
     state.rings.forEach((r) => this.rings.show(r));
     this.queue.set(state.queue);
@@ -219,33 +240,44 @@ export class Desk implements PanelActions, Answer {
   private apply(conversation: ConversationView): void {
     const mine = String(conversation.assignee?.id) === String(this.session.staff.id);
     const panel = this.panels.get(conversation.id);
+    if (panel && !supersedes(panel.conversation, conversation)) return; // a late hint
     if (conversation.status === "ended") this.calls.ended(conversation.id);
     if (panel) panel.update(conversation);
     // Taken in another tab of this staff member: open it here too and fetch its messages.
     else if (mine && conversation.status === "active") void this.catchUp(this.panel(conversation));
-    if (panel && conversation.last_seq > panel.thread.lastSeq) void this.catchUp(panel);
+    if (panel && conversation.last_seq > panel.thread.through) void this.catchUp(panel);
   }
 
   private receive(message: MessageView): void {
     const panel = this.panels.get(message.conversation_id);
     if (!panel) return;
-    if (message.seq > panel.thread.lastSeq + 1) void this.catchUp(panel);
+    if (message.seq > panel.thread.through + 1) void this.catchUp(panel);
     panel.add(message);
   }
 
   private replay(conversation: ConversationView, messages: MessageView[]): Panel {
     const panel = this.panel(conversation);
     panel.update(conversation);
-    messages.forEach((m) => panel.add(m));
+    panel.addAll(messages);
     return panel;
   }
 
-  private async catchUp(panel: Panel): Promise<void> {
-    const ack = await this.call(StaffEvent.CONVERSATION_RESUME, {
-      conversation_id: panel.id,
-      last_seq: panel.thread.lastSeq,
-    });
-    if (ack.ok) this.replay(ack.conversation, ack.messages);
+  /** Fill the panel's thread from its first missing seq, page after page. */
+  private catchUp(panel: Panel): Promise<void> {
+    let catchUp = this.catchUps.get(panel.id);
+    if (!catchUp) {
+      catchUp = new CatchUp(
+        () => panel.thread.through,
+        async (after) => {
+          const ack = await this.call(StaffEvent.CONVERSATION_RESUME, { conversation_id: panel.id, last_seq: after });
+          if (!ack.ok) return null;
+          this.replay(ack.conversation, ack.messages);
+          return ack.more ?? false;
+        },
+      );
+      this.catchUps.set(panel.id, catchUp);
+    }
+    return catchUp.run();
   }
 
   /** The panel for `conversation`, created if needed. */
@@ -323,8 +355,23 @@ export class Desk implements PanelActions, Answer {
     this.leave();
   }
 
+  /** Unlike a plain sign-out, a failure is shown: the person must know their other
+   * sessions may still be open. */
+  private async signOutEverywhere(control: HTMLButtonElement): Promise<void> {
+    control.disabled = true;
+    try {
+      await logoutEverywhere(this.session.csrf_token);
+    } catch (err: unknown) {
+      control.disabled = false;
+      const reason = err instanceof RequestError ? err.message : "Can't reach the server.";
+      return this.say(`Not signed out everywhere: ${reason}`);
+    }
+    this.leave("Signed out on every device.");
+  }
+
   private leave(notice?: string): void {
     this.calls.stop();
+    this.redial.stop();
     this.socket.disconnect();
     this.rings.clear();
     this.queue.stop();

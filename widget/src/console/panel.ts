@@ -3,6 +3,7 @@ import { button, h, link, say, show } from "../shared/dom";
 import { callNote } from "../shared/notes";
 import { Thread } from "../shared/thread";
 import { TypingLine, TypingSignal } from "../shared/typing";
+import { supersedes } from "../shared/wire";
 
 /** What a staff member can do in a conversation panel; the desk implements it. */
 export interface PanelActions {
@@ -91,6 +92,7 @@ export class Panel {
   }
 
   update(conversation: ConversationView): void {
+    if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
     const name = conversation.visitor?.name || "Visitor";
     this.el.setAttribute("aria-label", `Conversation with ${name}`);
@@ -118,8 +120,14 @@ export class Panel {
   }
 
   add(message: MessageView): void {
-    if (!this.thread.add(message)) return;
-    if (message.sender === "customer") this.typing.set(null);
+    this.addAll([message]);
+  }
+
+  /** Merge messages (a replay page): one scroll and one read marker for all of them. */
+  addAll(messages: readonly MessageView[]): void {
+    const added = messages.filter((m) => this.thread.add(m));
+    if (!added.length) return;
+    if (added.some((m) => m.sender === "customer")) this.typing.set(null);
     this.thread.follow();
     this.markRead();
   }

@@ -9,12 +9,20 @@ import {
   type MessageView,
   type StartConversation,
 } from "../protocol.gen";
-import { backoff } from "../shared/config";
+import { CatchUp } from "../shared/catchup";
 import { isSafeLink, uid } from "../shared/dom";
 import { Outbox, retryable } from "../shared/outbox";
+import { Redial, SOCKET_OPTIONS } from "../shared/reconnect";
 import { Thread, type Pending } from "../shared/thread";
 import { TypingSignal } from "../shared/typing";
-import { caller, refusal, type Call, type CustomerCalls, type CustomerListen } from "../shared/wire";
+import {
+  caller,
+  refusal,
+  supersedes,
+  type Call,
+  type CustomerCalls,
+  type CustomerListen,
+} from "../shared/wire";
 import { FrameCalls } from "./calling";
 import type { HostLink } from "./host";
 import { noteText } from "./status";
@@ -45,13 +53,13 @@ export class Chat implements Actions {
   private readonly thread: Thread;
   private readonly typing: TypingSignal;
   private starting: Promise<ConversationView | null> | null = null;
-  private catchingUp = false;
+  private readonly catchUp: CatchUp;
   private page: { url: string; title: string } | null = null;
   private pageSent = "";
   private hostOpen = true;
   private unread = 0;
   private readSeq = 0;
-  private attempt = 0;
+  private readonly redial: Redial;
   private wanted: "chat" | "voice" | "video" | "oneway" = "chat";
   private readonly calls: FrameCalls;
 
@@ -66,15 +74,16 @@ export class Chat implements Actions {
       them: "Staff",
       note: (m) => noteText(m, this.conversation?.assignee?.name),
     });
+    this.catchUp = new CatchUp(() => this.thread.through, (after) => this.fetchPage(after));
     this.outbox = new Outbox(store.shelf());
     this.outbox.all.forEach((item) => this.thread.pend(item));
     this.typing = new TypingSignal((typing) => this.signal(typing));
     this.socket = io(`${location.origin}/customer`, {
-      transports: ["websocket"],
-      reconnectionDelayMax: 10_000,
+      ...SOCKET_OPTIONS,
       // A function, so a token stored after the first connect is sent on reconnect.
       auth: (cb) => cb(this.auth()),
     });
+    this.redial = new Redial(this.socket);
     this.call = caller<CustomerCalls>(this.socket);
     this.calls = new FrameCalls(this.call, view, () => this.open()?.id ?? null, () => this.conversation?.assignee?.name ?? "The staff member");
     this.calls.listen(this.socket);
@@ -118,6 +127,18 @@ export class Chat implements Actions {
     void this.ensureConversation().then(() => this.view.focus());
   }
 
+  resend(): void {
+    this.forget(); // the held messages go to the next conversation, which flush() starts
+    void this.flush();
+  }
+
+  discard(): void {
+    const held = this.outbox.all.filter((item) => item.stranded);
+    held.forEach((item) => this.thread.drop(item.client_msg_id));
+    this.outbox.retain((item) => !item.stranded);
+    this.showStranded();
+  }
+
   channel(channel: "chat" | "voice" | "video" | "oneway"): void {
     if (this.open()?.status === "active") return void this.calls.choose(channel);
     if (this.open() || channel === "chat") return;
@@ -156,14 +177,13 @@ export class Chat implements Actions {
   private listen(): void {
     const s = this.socket;
     s.on("connect", () => {
-      this.attempt = 0;
+      this.redial.connected();
       this.view.online(true);
       void this.resume();
     });
     s.on("disconnect", (reason) => {
       this.view.online(false);
-      // socket.io only reconnects by itself after transport failures.
-      if (reason === "io server disconnect") this.retry();
+      if (reason !== "io client disconnect") this.redial.lost();
     });
     s.on("connect_error", (err) => this.refused(err));
     s.on(ServerEvent.SESSION, ({ token }) => this.store.set("token", token));
@@ -195,14 +215,7 @@ export class Chat implements Actions {
       this.store.set("token", null);
       if (hadToken) return void this.socket.connect();
     }
-    // A refusal by the server (unlike a transport failure) is not retried by socket.io.
-    if (!this.socket.active) this.retry();
-  }
-
-  private retry(): void {
-    setTimeout(() => {
-      if (!this.socket.connected) this.socket.connect();
-    }, backoff(this.attempt++));
+    this.redial.lost();
   }
 
   // -- conversation ------------------------------------------------------------------------
@@ -212,11 +225,11 @@ export class Chat implements Actions {
     if (id) {
       const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
         conversation_id: id,
-        last_seq: this.thread.lastSeq,
+        last_seq: this.thread.through,
       });
       if (ack.ok) {
         this.replay(ack.conversation, ack.messages);
-        this.calls.resumed(ack.call);
+        this.calls.resumed(ack.call); // a page cut short (`more`) is followed up by apply()
       } else if (ack.error.code === ErrorCode.CONVERSATION_NOT_FOUND) this.forget();
       else if (retryable(ack)) return void setTimeout(() => this.resume(), RETRY_MS);
     }
@@ -224,45 +237,57 @@ export class Chat implements Actions {
   }
 
   private replay(conversation: ConversationView, messages: MessageView[]): void {
-    this.conversation = conversation;
-    messages.forEach((m) => this.receive(m));
+    if (supersedes(this.conversation, conversation)) this.conversation = conversation;
+    // One read marker for the page, not one per message (events are rate limited).
+    let added = false;
+    for (const message of messages) added = this.take(message) || added;
+    if (added) this.shown();
     this.apply(conversation);
   }
 
-  // Fills a gap in seqs (a missed hint) by asking for everything after the last seq held.
-  private async catchUp(): Promise<void> {
+  // One page of the catch-up that fills a gap in seqs (missed hints, a long absence).
+  private async fetchPage(after: number): Promise<boolean | null> {
     const id = this.conversation?.id;
-    if (!id || this.catchingUp || !this.socket.connected) return;
-    this.catchingUp = true;
-    const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, {
-      conversation_id: id,
-      last_seq: this.thread.lastSeq,
-    });
-    this.catchingUp = false;
-    if (ack.ok && ack.conversation.id === this.conversation?.id) {
-      this.replay(ack.conversation, ack.messages);
-    }
+    if (!id || !this.socket.connected) return null;
+    const ack = await this.call(CustomerEvent.CONVERSATION_RESUME, { conversation_id: id, last_seq: after });
+    if (!ack.ok || ack.conversation.id !== this.conversation?.id) return null;
+    this.replay(ack.conversation, ack.messages);
+    return ack.more ?? false;
   }
 
   private apply(conversation: ConversationView): void {
     if (conversation.id !== this.store.get("conversation")) return;
+    // A late view (emitted before the one shown) would put an accepted customer back in
+    // the queue, where the call buttons do nothing.
+    if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
     this.view.state(conversation);
     if (conversation.status === "ended") {
       this.typing.stop();
       this.calls.stop();
+      this.outbox.strand(conversation.id);
     }
-    if (conversation.last_seq > this.thread.lastSeq) void this.catchUp();
+    this.showStranded();
+    if (conversation.last_seq > this.thread.through) void this.catchUp.run();
   }
 
   private receive(message: MessageView): void {
     if (message.conversation_id !== this.conversation?.id) return;
-    if (message.seq > this.thread.lastSeq + 1) void this.catchUp();
-    if (!this.thread.add(message)) return;
+    if (message.seq > this.thread.through + 1) void this.catchUp.run();
+    if (this.take(message)) this.shown();
+  }
+
+  /** Merge a message into the thread; false if it was held already. */
+  private take(message: MessageView): boolean {
+    if (message.conversation_id !== this.conversation?.id || !this.thread.add(message)) return false;
     if (message.sender === "staff" && message.kind === "text") {
       this.view.typing.set(null);
       if (!this.hostOpen) this.host.post({ type: "unread", count: ++this.unread });
     }
+    return true;
+  }
+
+  private shown(): void {
     this.thread.follow();
     this.markRead();
   }
@@ -319,6 +344,16 @@ export class Chat implements Actions {
     this.pageSent = "";
     this.calls.stop();
     this.view.state(null);
+    this.view.stranded(0);
+  }
+
+  /** Messages held back because their conversation ended before they were sent: kept on
+   * screen as "Not sent", with the offer to send them in a new conversation. */
+  private showStranded(): void {
+    const id = this.conversation?.id;
+    const held = this.outbox.all.filter((item) => item.stranded && item.conversation_id === id);
+    held.forEach((item) => this.thread.unsent(item.client_msg_id));
+    this.view.stranded(held.length);
   }
 
   // -- outbox ------------------------------------------------------------------------------
@@ -335,7 +370,11 @@ export class Chat implements Actions {
           client_msg_id: item.client_msg_id,
           body: item.body,
         }),
-      (item, ack) => (ack.ok ? this.receive(ack.message) : this.fail(ack, item)),
+      (item, ack) => {
+        if (ack.ok) this.receive(ack.message);
+        else this.fail(ack, item);
+        this.showStranded(); // one held by an end that raced its acknowledgement is gone now
+      },
     );
     if (!sent) this.later();
   }
@@ -345,19 +384,22 @@ export class Chat implements Actions {
   }
 
   /** A message (or, for null, a start) was refused for good: say why and drop what can
-   * no longer be sent. */
+   * no longer be sent. A message refused because its conversation ended is kept instead
+   * (the outbox strands it) for the customer to send in a new conversation. */
   private fail(ack: Ack & { ok: false }, refused: Pending | null): void {
     const conversationId = refused?.conversation_id ?? null;
-    const dead = (item: Pending) => item.conversation_id === conversationId;
     const code = ack.error.code;
+    if (code === ErrorCode.CONVERSATION_ENDED && conversationId) {
+      if (this.conversation?.id === conversationId) this.apply({ ...this.conversation, status: "ended" });
+      return;
+    }
     if (refused) this.thread.drop(refused.client_msg_id);
-    if (!refused || code === ErrorCode.CONVERSATION_ENDED) {
+    else {
+      const dead = (item: Pending) => item.conversation_id === conversationId;
       this.outbox.all.filter(dead).forEach((item) => this.thread.drop(item.client_msg_id));
       this.outbox.retain((item) => !dead(item));
     }
-    if (code === ErrorCode.CONVERSATION_ENDED && this.conversation?.id === conversationId) {
-      this.apply({ ...this.conversation, status: "ended" });
-    } else if (code === ErrorCode.CONVERSATION_NOT_FOUND) {
+    if (code === ErrorCode.CONVERSATION_NOT_FOUND) {
       this.forget();
       this.later();
     } else {

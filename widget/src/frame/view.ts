@@ -10,6 +10,10 @@ export interface Actions {
   cancel(): void;
   end(): void;
   again(): void;
+  /** Send the messages held back by an ended conversation in a new one. */
+  resend(): void;
+  /** Drop the messages held back by an ended conversation. */
+  discard(): void;
   minimise(): void;
   /** Start or switch to a channel ("chat" ends a running call). */
   channel(channel: "chat" | "voice" | "video" | "oneway"): void;
@@ -42,6 +46,11 @@ export class View {
   private readonly cancel = button("Cancel", { class: "quiet", hidden: true });
   private readonly end = button("End chat", { class: "quiet", hidden: true });
   private readonly again = button("Start again", { class: "primary", hidden: true });
+  private readonly heldText = h("p", {});
+  private readonly resend = button("Send in a new conversation", { class: "primary" });
+  private readonly discard = button("Don't send", { class: "quiet" });
+  private readonly held = h("div", { class: "held", role: "alert", hidden: true }, this.heldText, h("div", {}, this.resend, this.discard));
+  private heldCount = 0;
   private readonly video = button("Video call");
   private readonly voice = button("Voice call");
   private readonly oneway = button("See them only");
@@ -80,7 +89,7 @@ export class View {
       this.callArea,
       h("div", { class: "scroll" }, h("p", { class: "greeting" }, greeting), this.log, this.typing.el),
       this.problem,
-      h("div", { class: "foot" }, this.again, this.composer),
+      h("div", { class: "foot" }, this.held, this.again, this.composer),
     );
   }
 
@@ -90,11 +99,21 @@ export class View {
     say(this.status, c ? statusText(c) : "");
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
-    show(this.again, c?.status === "ended");
+    show(this.again, c?.status === "ended" && !this.heldCount);
     show(this.composer, c?.status !== "ended");
     if (c?.status === "ended") this.typing.set(null);
     this.conversation = c;
     this.showChannels();
+  }
+
+  /** `count` messages were held back because the conversation ended first: say so, and
+   * offer to send them in a new conversation (in place of "Start again") or not at all. */
+  stranded(count: number): void {
+    this.heldCount = count;
+    const what = count > 1 ? "your messages were" : "your message was";
+    say(this.heldText, `This conversation ended before ${what} sent.`);
+    show(this.held, count > 0);
+    show(this.again, this.conversation?.status === "ended" && !count);
   }
 
   /** The channel of the running call, or null for none. */
@@ -165,7 +184,8 @@ export class View {
   }
 
   focus(): void {
-    if (!this.composer.hidden) this.field.focus();
+    if (!this.held.hidden) this.resend.focus();
+    else if (!this.composer.hidden) this.field.focus();
     else if (!this.again.hidden) this.again.focus();
   }
 
@@ -174,6 +194,8 @@ export class View {
     this.cancel.addEventListener("click", () => actions.cancel());
     this.end.addEventListener("click", () => actions.end());
     this.again.addEventListener("click", () => actions.again());
+    this.resend.addEventListener("click", () => actions.resend());
+    this.discard.addEventListener("click", () => actions.discard());
     this.minimise.addEventListener("click", () => actions.minimise());
     const pick = (el: HTMLElement, channel: "chat" | CallChannel) =>
       el.addEventListener("click", () => {

@@ -47,14 +47,26 @@ export class Outbox {
   }
 
   /** Move the items of conversation `from` to conversation `to` (null: the next one
-   * started). */
+   * started); moved items are no longer stranded. */
   move(from: string | null, to: string | null): void {
-    this.items = this.items.map((i) => (i.conversation_id === from ? { ...i, conversation_id: to } : i));
+    this.items = this.items.map((i) =>
+      i.conversation_id === from ? { ...i, conversation_id: to, stranded: false } : i,
+    );
     this.shelf.save(this.items);
   }
 
-  /** Send every item that has a conversation, in order and one at a time. `settle` hears
-   * each answer. Stops at the first retryable failure; returns whether all went out. */
+  /** Hold the items of an ended conversation: kept, never sent there, until `move` or
+   * `retain` decides. */
+  strand(conversationId: string): void {
+    if (!this.items.some((i) => i.conversation_id === conversationId && !i.stranded)) return;
+    this.items = this.items.map((i) => (i.conversation_id === conversationId ? { ...i, stranded: true } : i));
+    this.shelf.save(this.items);
+  }
+
+  /** Send every item that has a conversation and is not stranded, in order and one at a
+   * time. `settle` hears each answer. A `conversation.ended` refusal strands the items of
+   * that conversation (the text stays for the customer); any other final answer removes
+   * the item. Stops at the first retryable failure; returns whether all went out. */
   async drain(
     send: (item: Pending & { conversation_id: string }) => Promise<SendAck>,
     settle: (item: Pending, ack: SendAck) => void,
@@ -67,12 +79,15 @@ export class Outbox {
     try {
       do {
         this.again = false;
-        for (const item of [...this.items]) {
-          const id = item.conversation_id;
-          if (id === null || !this.items.includes(item)) continue;
+        for (const { client_msg_id } of [...this.items]) {
+          // Looked up again: an earlier answer may have removed or stranded it meanwhile.
+          const item = this.items.find((i) => i.client_msg_id === client_msg_id);
+          const id = item?.conversation_id;
+          if (!item || !id || item.stranded) continue;
           const ack = await send({ ...item, conversation_id: id });
           if (retryable(ack)) return false;
-          this.retain((other) => other !== item);
+          if (!ack.ok && ack.error.code === ErrorCode.CONVERSATION_ENDED) this.strand(id);
+          else this.retain((other) => other.client_msg_id !== client_msg_id);
           settle(item, ack);
         }
       } while (this.again);

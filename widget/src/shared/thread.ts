@@ -8,6 +8,8 @@ export interface Pending {
   client_msg_id: string;
   body: string;
   created_at: number;
+  /** Held, not sent: its conversation ended first, and the customer chooses what happens. */
+  stranded?: boolean;
 }
 
 /** How a thread speaks for one side of the conversation. */
@@ -27,7 +29,10 @@ const PENDING_ORDER = 2 ** 53;
  * pending row becomes the committed row with the same `client_msg_id` in place. */
 export class Thread {
   readonly bySeq = new Map<number, MessageView>();
+  /** The highest seq held. */
   lastSeq = 0;
+  /** The last seq of the run held from 1 without a gap: where a replay resumes. */
+  through = 0;
   private readonly rows = new Map<string, HTMLElement>();
   private readonly order = new WeakMap<Element, number>();
   private readonly committedIds = new Set<string>();
@@ -43,6 +48,7 @@ export class Thread {
     if (this.bySeq.has(message.seq)) return false;
     this.bySeq.set(message.seq, message);
     this.lastSeq = Math.max(this.lastSeq, message.seq);
+    while (this.bySeq.has(this.through + 1)) this.through++;
     const id = message.client_msg_id;
     if (id) this.committedIds.add(id);
     const pending = id ? this.rows.get(`c${id}`) : undefined;
@@ -62,6 +68,15 @@ export class Thread {
     if (this.committedIds.has(item.client_msg_id) || this.rows.has(key)) return;
     const row = bubble(true, "You", item.body, null);
     this.place(key, PENDING_ORDER + this.typed++, row);
+    if (item.stranded) this.unsent(item.client_msg_id);
+  }
+
+  /** Mark a pending message as held back ("Not sent") instead of "Sending…". */
+  unsent(clientMsgId: string): void {
+    const meta = this.rows.get(`c${clientMsgId}`)?.querySelector(".meta");
+    if (!meta) return;
+    meta.textContent = "Not sent";
+    meta.classList.add("unsent");
   }
 
   /** Remove a pending message that will never be sent. */
@@ -76,6 +91,7 @@ export class Thread {
     this.rows.clear();
     this.committedIds.clear();
     this.lastSeq = 0;
+    this.through = 0;
   }
 
   /** Keep the newest message in view (the log's parent scrolls) unless the reader has

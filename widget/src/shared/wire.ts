@@ -18,6 +18,7 @@ import {
   type ConversationView,
   type MessageView,
   type PageView,
+  type QueueChange,
   type Read,
   type ResumeConversation,
   type SendMessage,
@@ -86,14 +87,23 @@ export type StaffListen = {
   [ServerEvent.READ]: (event: ReadEvent) => void;
   [ServerEvent.RING]: (event: RingEvent) => void;
   [ServerEvent.RING_CANCELLED]: (event: { conversation_id: string; reason: string }) => void;
-  [ServerEvent.QUEUE]: (event: { conversations: ConversationView[] }) => void;
+  [ServerEvent.QUEUE_CHANGED]: (event: QueueChange) => void;
   [ServerEvent.PRESENCE]: (event: { status: Presence }) => void;
   [ServerEvent.CALL_RESPONSE]: (event: { conversation_id: string; proposal_id: string; accepted: boolean }) => void;
 } & CallSignals;
 
+/** Whether `next` may replace `held`, the view of the same conversation a client shows.
+ * Views are ordered by `version`: an older one is a late hint and is dropped; an equal one
+ * has the same state and may carry a newer queue position. */
+export function supersedes(held: ConversationView | null | undefined, next: ConversationView): boolean {
+  return !held || held.id !== next.id || next.version >= held.version;
+}
+
 /** A running call with ICE, as a resume, sync or accept acknowledgement carries it. */
 export type RunningCall = { call: CallView; ice: IceConfig };
-type Replay = { conversation: ConversationView; messages: MessageView[]; call?: RunningCall | null };
+/** A conversation's state and one page of its messages; `more`: ask again from the last seq
+ * then held without a gap. */
+type Replay = { conversation: ConversationView; messages: MessageView[]; more?: boolean; call?: RunningCall | null };
 type Nothing = Record<never, never>;
 
 /** Client→server events: [payload, body of an ok acknowledgement]. */
@@ -120,6 +130,8 @@ export type SyncReply = {
   rings: RingEvent[];
   queue: ConversationView[];
   calls?: RunningCall[];
+  /** Conversations whose replay was cut at the page limit. */
+  more?: string[];
 };
 
 export type StaffCalls = {

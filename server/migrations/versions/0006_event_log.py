@@ -2,8 +2,8 @@
 events that concern no conversation (a staff member's presence). Old rows keep their meaning
 under the catalogue's names.
 
-Revision ID: 0005_event_log
-Revises: 0004_routing_state
+Revision ID: 0006_event_log
+Revises: 0005_routing_state
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_event_log"
-down_revision: str | None = "0004_routing_state"
+revision = "0006_event_log"
+down_revision: str | None = "0005_routing_state"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -2,8 +2,8 @@
 and "one running call per staff member" as partial unique indexes. Calls running at the
 upgrade are carried over from the transcript, the last time it is read for them.
 
-Revision ID: 0003_calls_table
-Revises: 0002_calls
+Revision ID: 0004_calls_table
+Revises: 0003_conversation_version
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_calls_table"
-down_revision: str | None = "0002_calls"
+revision = "0004_calls_table"
+down_revision: str | None = "0003_conversation_version"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -2,8 +2,8 @@
 staff rung on each conversation; staff presence with grace deadlines; the console sockets of
 each node, and each node's heartbeat.
 
-Revision ID: 0004_routing_state
-Revises: 0003_calls_table
+Revision ID: 0005_routing_state
+Revises: 0004_calls_table
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_routing_state"
-down_revision: str | None = "0003_calls_table"
+revision = "0005_routing_state"
+down_revision: str | None = "0004_calls_table"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,54 @@
+"""The domain's ``Limits`` port on the ``limits`` library: a sliding-window counter per kind
+and scope (visitor, address, site). The storage is in memory, for one process; pass a shared
+storage (``limits.aio.storage.RedisStorage``) for several nodes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from server.settings import Rates, Settings
+from signaling.ports import Counted, LimitKind
+
+SCOPES = ("visitor", "address", "site")
+
+
+def rates_from(settings: Settings) -> dict[LimitKind, Rates]:
+    """Each kind's (per visitor, per address, per site) rates as configured."""
+    return {
+        "connection": settings.connection_limits,
+        "conversation": settings.conversation_limits,
+        "message": settings.message_limits,
+        "typing": settings.typing_limits,
+        "precheck": settings.precheck_limits,
+    }
+
+
+class RateLimits:
+    """``Limits``: one sliding-window counter per (kind, scope, key).
+
+    :param rates: for each kind, its rates per visitor, per address and per site
+        (``"60/minute"``).
+    :param storage: where the counters live; in this process's memory by default.
+    """
+
+    def __init__(self, rates: Mapping[LimitKind, Rates], storage: Storage | None = None) -> None:
+        self._items: dict[LimitKind, tuple[RateLimitItem, ...]] = {
+            kind: tuple(parse(rate) for rate in triple) for kind, triple in rates.items()
+        }
+        # The sliding-window counter costs two counters per key: cheap in memory and in Redis.
+        self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+
+    async def hit(self, kind: LimitKind, who: Counted) -> float | None:
+        keys = (who.visitor, who.address, who.site)
+        for scope, key, item in zip(SCOPES, keys, self._items[kind], strict=True):
+            if key is None:
+                continue
+            if not await self._limiter.hit(item, kind, scope, key):
+                stats = await self._limiter.get_window_stats(item, kind, scope, key)
+                return max(stats.reset_time - time.time(), 0.001)
+        return None
