@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from server.settings import ENV_PREFIX, Settings, load_settings
+from server.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from tests.cluster import Proxy, customer_on, missing, running_cluster, staff_on
 from tests.support import Peer, free_port, until
 
@@ -67,7 +68,14 @@ def test_the_compose_file_starts_a_fleet_with_real_settings() -> None:
         key: re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", "pw", value)
         for key, value in environment.items()
     }
-    settings = load_settings(environ=resolved)
+    # As shipped, the example's placeholders stop a production node; filled in, it starts.
+    with pytest.raises(SettingsError, match="secret_key"):
+        load_settings(environ=resolved)
+    filled = {
+        key: secrets.token_hex(24) if value.startswith("CHANGE-ME") else value
+        for key, value in resolved.items()
+    }
+    settings = load_settings(environ=filled)
     assert settings.mode == "production"
     assert settings.database_url.startswith("postgresql+asyncpg://porchlight:pw@postgres/")
     assert settings.redis_url == "redis://redis:6379/0"
