@@ -11,6 +11,8 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from limits.aio.storage import RedisStorage
+from redis.asyncio import Redis
 
 from server import api, fanout, pages, precheck_api
 from server.assets import Assets
@@ -33,7 +35,7 @@ from server.net import TRUSTED_PROXIES, socket_address
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
-from server.throttle import MemoryThrottle
+from server.throttle import MemoryThrottle, RedisThrottle
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
@@ -75,8 +77,7 @@ def create_app(settings: Settings) -> web.Application:
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    app[THROTTLE] = MemoryThrottle(settings.login_attempts)
-    app[LIMITS] = RateLimits(rates_from(settings))
+    _shared_counters(app, settings)
     sio = SocketServer(
         address_of=partial(socket_address, trusted=settings.proxy_networks),
         sockets_per_address=settings.sockets_per_address,
@@ -106,6 +107,27 @@ def create_app(settings: Settings) -> web.Application:
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
     return app
+
+
+def _shared_counters(app: web.Application, settings: Settings) -> None:
+    """Sign-in throttling and rate limits: in this process's memory for one node, in Redis
+    for a fleet, so that a limit is one limit whichever node a client reaches."""
+    if settings.redis_url is None:
+        app[THROTTLE] = MemoryThrottle(settings.login_attempts)
+        app[LIMITS] = RateLimits(rates_from(settings))
+        return
+    prefix = f"porchlight:{settings.redis_channel}:"
+    redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    app[THROTTLE] = RedisThrottle(redis, prefix + "sign-in:", settings.login_attempts)
+    storage = RedisStorage(
+        settings.redis_url, implementation="redispy", key_prefix=prefix + "limits"
+    )
+    app[LIMITS] = RateLimits(rates_from(settings), storage)
+
+    async def close(_app: web.Application) -> None:
+        await redis.aclose()
+
+    app.on_cleanup.append(close)
 
 
 async def _close_sockets(app: web.Application) -> None:

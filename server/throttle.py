@@ -23,8 +23,8 @@ signing in to one's own account must not wash away failures on other accounts. A
 is forgotten an hour after its latest failure.
 
 ``SignInThrottle`` is the interface the sign-in route uses; ``MemoryThrottle`` keeps the
-counts in this process. A shared store (several nodes) implements the same two methods, each
-atomically (e.g. one Redis script per call), and reuses ``Backoff`` for the arithmetic.
+counts in this process, ``RedisThrottle`` in Redis for every node of a fleet (each call one
+Lua script, so atomic across nodes).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 FORGET_AFTER = 3600.0
 SWEEP_EVERY = 60.0
@@ -145,3 +145,78 @@ def _address_key(address: str) -> str:
 
 def _account_key(account: str) -> str:
     return f"account:{account}"
+
+
+# admit(): one atomic step in Redis. KEYS: the address's and the account's counts (hashes of
+# count and latest). ARGV: free, first, address cap, account cap, forget_after. Time is Redis's
+# own, so every node counts on one clock. Returns the wait as a string ("0": admitted, and
+# counted as a failure).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local free, first = tonumber(ARGV[1]), tonumber(ARGV[2])
+local caps = {tonumber(ARGV[3]), tonumber(ARGV[4])}
+local forget = tonumber(ARGV[5])
+local function recent(key)
+  local found = redis.call('HMGET', key, 'count', 'latest')
+  local count, latest = tonumber(found[1]) or 0, tonumber(found[2]) or 0
+  if count > 0 and now - latest > forget then return 0, 0 end
+  return count, latest
+end
+local function delay(count, cap)
+  if count < free then return 0 end
+  return math.min(first * 2 ^ math.min(count - free, 32), cap)
+end
+local by_address, address_latest = recent(KEYS[1])
+local wait = address_latest + delay(by_address, caps[1]) - now
+if by_address > 0 then
+  local by_account, account_latest = recent(KEYS[2])
+  wait = math.max(wait, account_latest + delay(by_account, caps[2]) - now)
+end
+if wait > 0 then return tostring(wait) end
+for i = 1, 2 do
+  local count = recent(KEYS[i])
+  redis.call('HSET', KEYS[i], 'count', count + 1, 'latest', string.format('%.6f', now))
+  redis.call('EXPIRE', KEYS[i], math.ceil(forget))
+end
+return '0'
+"""
+
+# succeeded(): clear the account's count, take one failure back from the address.
+_SUCCEEDED = """
+redis.call('DEL', KEYS[2])
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+if count > 0 then redis.call('HINCRBY', KEYS[1], 'count', -1) end
+return 0
+"""
+
+
+class RedisThrottle:
+    """``SignInThrottle`` shared by every node of a fleet, in Redis: the same rules as
+    ``MemoryThrottle``, each call one Lua script (atomic across nodes). ``prefix`` keeps one
+    fleet's keys apart from another's on the same Redis."""
+
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str,
+        free: int,
+        *,
+        address_cap: float = 900.0,
+        account_cap: float = 60.0,
+        forget_after: float = FORGET_AFTER,
+    ) -> None:
+        self.prefix = prefix
+        self.args = (free, Backoff(free).first, address_cap, account_cap, forget_after)
+        self._admit = redis.register_script(_ADMIT)
+        self._succeeded = redis.register_script(_SUCCEEDED)
+
+    def _keys(self, account: str, address: str) -> list[str]:
+        return [self.prefix + _address_key(address), self.prefix + _account_key(account)]
+
+    async def admit(self, account: str, address: str) -> float:
+        wait = await self._admit(keys=self._keys(account, address), args=list(self.args))
+        return max(float(wait), 0.0)
+
+    async def succeeded(self, account: str, address: str) -> None:
+        await self._succeeded(keys=self._keys(account, address))
