@@ -4,6 +4,7 @@ storage (``limits.aio.storage.RedisStorage``) for several nodes."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 
@@ -13,6 +14,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from server.settings import Rates, Settings
 from signaling.ports import Counted, LimitKind
+
+log = logging.getLogger(__name__)
 
 SCOPES = ("visitor", "address", "site")
 
@@ -42,8 +45,22 @@ class RateLimits:
         }
         # The sliding-window counter costs two counters per key: cheap in memory and in Redis.
         self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        self._unreachable = False
 
     async def hit(self, kind: LimitKind, who: Counted) -> float | None:
+        """Seconds to wait, or None when allowed. When the counters cannot be reached (Redis
+        is down) the event is allowed: limits protect the service, and refusing every
+        message during an outage would be the outage the limits exist to prevent. The
+        per-socket flood guard still holds meanwhile."""
+        try:
+            return await self._hit(kind, who)
+        except Exception:
+            if not self._unreachable:
+                log.warning("rate limit counters unreachable; allowing until they are back")
+            self._unreachable = True
+            return None
+
+    async def _hit(self, kind: LimitKind, who: Counted) -> float | None:
         keys = (who.visitor, who.address, who.site)
         for scope, key, item in zip(SCOPES, keys, self._items[kind], strict=True):
             if key is None:
@@ -51,4 +68,7 @@ class RateLimits:
             if not await self._limiter.hit(item, kind, scope, key):
                 stats = await self._limiter.get_window_stats(item, kind, scope, key)
                 return max(stats.reset_time - time.time(), 0.001)
+        if self._unreachable:
+            log.info("rate limit counters reachable again")
+            self._unreachable = False
         return None

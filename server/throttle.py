@@ -29,10 +29,15 @@ Lua script, so atomic across nodes).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 FORGET_AFTER = 3600.0
 SWEEP_EVERY = 60.0
@@ -194,7 +199,9 @@ return 0
 class RedisThrottle:
     """``SignInThrottle`` shared by every node of a fleet, in Redis: the same rules as
     ``MemoryThrottle``, each call one Lua script (atomic across nodes). ``prefix`` keeps one
-    fleet's keys apart from another's on the same Redis."""
+    fleet's keys apart from another's on the same Redis. While Redis cannot be reached, this
+    node counts on its own (a ``MemoryThrottle``): sign-in neither stops for everyone nor
+    opens to guessing."""
 
     def __init__(
         self,
@@ -210,13 +217,23 @@ class RedisThrottle:
         self.args = (free, Backoff(free).first, address_cap, account_cap, forget_after)
         self._admit = redis.register_script(_ADMIT)
         self._succeeded = redis.register_script(_SUCCEEDED)
+        self.local = MemoryThrottle(
+            free, address_cap=address_cap, account_cap=account_cap, forget_after=forget_after
+        )
 
     def _keys(self, account: str, address: str) -> list[str]:
         return [self.prefix + _address_key(address), self.prefix + _account_key(account)]
 
     async def admit(self, account: str, address: str) -> float:
-        wait = await self._admit(keys=self._keys(account, address), args=list(self.args))
+        try:
+            wait = await self._admit(keys=self._keys(account, address), args=list(self.args))
+        except RedisError:
+            log.warning("sign-in counts unreachable in Redis; counting on this node")
+            return await self.local.admit(account, address)
         return max(float(wait), 0.0)
 
     async def succeeded(self, account: str, address: str) -> None:
-        await self._succeeded(keys=self._keys(account, address))
+        try:
+            await self._succeeded(keys=self._keys(account, address))
+        except RedisError:
+            await self.local.succeeded(account, address)
