@@ -26,6 +26,7 @@ from signaling.namespaces import Signaling
 from signaling.outbound import Outbound
 from signaling.presence import Roster
 from signaling.routing import Router, RoutingPolicy
+from signaling.views import StaffHandles
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         Roster(),
         outbound,
         RoutingPolicy(ring_timeout=settings.ring_timeout, grace_period=settings.grace_period),
+        StaffHandles(settings.secret_key),
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
