@@ -65,6 +65,10 @@ def create_app(settings: Settings) -> web.Application:
         # One connection's events are handled in order; connections run concurrently.
         async_handlers=False,
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
+        # engine.io's defaults (25 s + 20 s) let a console that vanished hold its
+        # conversations for 45 s before the grace period even began.
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
         logger=False,
         engineio_logger=False,
     )
