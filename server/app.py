@@ -11,7 +11,7 @@ import jinja2
 import socketio
 from aiohttp import web
 
-from server import api, pages, precheck_api
+from server import api, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth, Throttle
 from server.ice import TurnIce
@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(pages.routes)
+    app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
+    app.cleanup_ctx.append(health.readiness_runtime)
     return app
 
 

@@ -293,15 +293,6 @@ class SqlStore(Accounts):
 
         return await self._run(read)
 
-    async def ping(self) -> bool:
-        """Whether the database answers (for /healthz)."""
-        try:
-            await self._run(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
-        except Exception:
-            log.warning("database ping failed", exc_info=True)
-            return False
-        return True
-
     # -- conversations -------------------------------------------------------------------
 
     async def _conversation(self, row: AnyRow | None) -> Conversation | None:
