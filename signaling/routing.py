@@ -39,7 +39,7 @@ from signaling.ports import (
 from signaling.presence import Agent, Roster
 from signaling.protocol import ConversationView, QueueChange
 from signaling.queue import Queue
-from signaling.views import conversation_view, message_view
+from signaling.views import StaffHandles, conversation_view, message_view
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,20 @@ class Router:
     under one lock, so a ring cannot be accepted and timed out at once."""
 
     def __init__(
-        self, store: Store, clock: Clock, roster: Roster, outbound: Outbound, policy: RoutingPolicy
+        self,
+        store: Store,
+        clock: Clock,
+        roster: Roster,
+        outbound: Outbound,
+        policy: RoutingPolicy,
+        handles: StaffHandles,
     ) -> None:
         self.store = store
         self.clock = clock
         self.roster = roster
         self.outbound = outbound
         self.policy = policy
+        self.handles = handles
         self._waiting = Queue(
             clock, self._customer_view, self._tell_customer, policy.position_interval
         )
@@ -127,6 +134,7 @@ class Router:
         return conversation_view(
             conversation,
             assignee_name=self._names.get(conversation.assignee_id or 0),
+            handles=self.handles,
             queue_position=position,
             estimated_wait_s=self.estimate(position) if position is not None else None,
             for_staff=for_staff,
