@@ -10,7 +10,7 @@ from typing import Any
 from signaling.ports import Conversation
 from signaling.protocol import ConversationView
 from signaling.queue import Queue
-from signaling.views import conversation_view
+from signaling.views import StaffHandles, conversation_view
 
 
 @dataclass
@@ -80,6 +80,7 @@ def describe(conversation: Conversation, position: int) -> ConversationView:
         queue_position=position,
         estimated_wait_s=None,
         for_staff=False,
+        handles=StaffHandles("t" * 40),
     )
 
 
