@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import aiohttp
 import socketio
+from commit_cost import commit_cost, describe
 
 from server.auth import SESSION_COOKIE, hash_password
 from server.migrate import migrate
@@ -687,7 +688,7 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def report(results: list[Result], params: Parameters) -> dict[str, Any]:
+def report(results: list[Result], params: Parameters, durability: dict[str, Any]) -> dict[str, Any]:
     return {
         "benchmark": "chat_latency",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -705,6 +706,8 @@ def report(results: list[Result], params: Parameters) -> dict[str, Any]:
             "floor": "bench/echo_server.py: bare python-socketio relay, same clients and load",
         },
         "results": [asdict(r) for r in results],
+        # What acknowledging only after a durable commit costs, on this machine's disk.
+        "durability": durability,
     }
 
 
@@ -731,7 +734,11 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
     return params, args.json
 
 
-async def run_all(params: Parameters) -> list[Result]:
+async def run_all(params: Parameters) -> tuple[list[Result], dict[str, Any]]:
+    print("commit cost ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="porchlight-bench-") as workdir:
+        durability = await commit_cost(Path(workdir))
+    print(f"  {describe(durability)}", file=sys.stderr, flush=True)
     results = []
     for n in params.conversations:
         for name, measure_system in (("porchlight", measure_porchlight), ("floor", measure_floor)):
@@ -739,17 +746,18 @@ async def run_all(params: Parameters) -> list[Result]:
             result = await asyncio.wait_for(measure_system(n, params), RUN_TIMEOUT)
             print(f"  {result.latency_ms} setup {result.setup_s} s", file=sys.stderr, flush=True)
             results.append(result)
-    return results
+    return results, durability
 
 
 def main(argv: list[str] | None = None) -> int:
     params, json_path = parse(argv)
     print(f"load: {params.load}; {params.warmup} warm-up messages discarded", flush=True)
-    results = asyncio.run(run_all(params))
-    document = report(results, params)
+    results, durability = asyncio.run(run_all(params))
+    document = report(results, params, durability)
     if json_path is not None:
         json_path.write_text(json.dumps(document, indent=2) + "\n")
     print(table(results))
+    print(describe(durability))
     print(json.dumps(document, indent=2))
     return 0
 

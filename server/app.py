@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, fanout, pages, precheck_api
+from server import api, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -44,6 +44,7 @@ from signaling.namespaces import Signaling
 from signaling.outbound import Outbound
 from signaling.routing import Router, RoutingPolicy
 from signaling.sweeper import Sweeper
+from signaling.views import StaffHandles
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,17 @@ def create_app(settings: Settings) -> web.Application:
         # One connection's events are handled in order; connections run concurrently.
         async_handlers=False,
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
+        # engine.io's defaults (25 s + 20 s) let a console that vanished hold its
+        # conversations for 45 s before the grace period even began.
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
         logger=False,
         engineio_logger=False,
     )
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(pages.routes)
+    app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
@@ -106,6 +112,7 @@ def create_app(settings: Settings) -> web.Application:
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
+    app.cleanup_ctx.append(health.readiness_runtime)
     return app
 
 
@@ -161,6 +168,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             grace_period=settings.grace_period,
             node_timeout=settings.node_timeout,
         ),
+        StaffHandles(settings.secret_key),
         node_id=uuid.uuid4().hex,
         events=EventLog(store),
     )

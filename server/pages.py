@@ -130,12 +130,3 @@ async def console(request: web.Request) -> web.Response:
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     raise web.HTTPFound("/console")
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    database = await request.app[STORE].ping()
-    status = 200 if database else 503
-    return web.json_response(
-        {"status": "ok" if database else "degraded", "database": database}, status=status
-    )

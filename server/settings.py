@@ -57,6 +57,12 @@ class Settings(BaseModel):
     # A node whose heartbeat (every second) is older than this is dead to the others: its
     # consoles count as gone and their grace periods start.
     node_timeout: Annotated[float, Field(ge=2, le=600)] = 10.0
+    # engine.io pings every socket each ping_interval s and drops one that has sent nothing
+    # for ping_interval + ping_timeout s: a console that vanishes without closing (a laptop
+    # lid, a dead network) is noticed within that sum, and only then does grace_period start.
+    # Whole seconds: engine.io truncates the interval it tells clients to whole seconds.
+    ping_interval: Annotated[int, Field(ge=1, le=300)] = 6
+    ping_timeout: Annotated[float, Field(gt=0, le=300)] = 4.0
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
     login_attempts: Annotated[int, Field(ge=1, le=100)] = 5
     turn_host: str | None = None
@@ -145,6 +151,11 @@ class Settings(BaseModel):
             if not single:
                 raise ValueError(f"{rate!r} is not a rate such as 60/minute")
         return rates
+
+    @property
+    def silent_drop_bound(self) -> float:
+        """Seconds within which a socket that stopped answering is dropped."""
+        return self.ping_interval + self.ping_timeout
 
     @property
     def proxy_networks(self) -> tuple[Network, ...]:

@@ -1,9 +1,12 @@
 """The SQL store: implements ``signaling.ports.Store`` on SQLite (default) or PostgreSQL.
 
 Conversations and messages live here; sites, staff and sessions in ``server.accounts``;
-calls and call proposals in ``server.store_calls``.
-Every public method is one transaction. ``append_message`` is the delivery contract: the
-message and its ``seq`` are committed together before it returns.
+calls and call proposals in ``server.store_calls``; routing state in ``server.store_routing``.
+Every public method is one transaction, and returns only once what it wrote, or read, is on
+disk (an OS crash or a power cut cannot take it back): on SQLite through the group commit of
+``server.wal_sync``, on PostgreSQL through ``synchronous_commit=on``. ``append_message`` is
+the delivery contract: the message and its ``seq`` are committed together, and on disk,
+before it returns.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from server.accounts import Accounts, DuplicateError, commit
 from server.store_calls import CallStore
 from server.store_routing import RoutingState
 from server.tables import conversations, events, messages
+from server.wal_sync import WalSync
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
     Appended,
@@ -128,13 +132,15 @@ _SQLITE_FIND_MESSAGE = _Compiled(_FIND_MESSAGE)
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        # WAL: readers never block the writer; NORMAL is durable across application crashes
-        # (an OS crash may lose the last commits, never corrupt).
+        # WAL: readers never block the writer. NORMAL: a commit writes its WAL frames and
+        # returns without an fsync, which would hold the event loop (FULL did, for a whole
+        # sync per commit). _SqliteInline then waits for WalSync's fsync of the WAL on another
+        # thread, which makes it as durable as FULL (see server.wal_sync).
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
-        # Checkpoints (the only step that waits for the disk) run on _Checkpointer's thread.
+        # Checkpoints (which sync the database file) run on _Checkpointer's thread.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
         cursor.close()
@@ -161,7 +167,12 @@ class _Checkpointer:
         try:
             while not self.stopping.wait(self.every):
                 try:
-                    db = db or sqlite3.connect(uri, uri=True, timeout=5.0)
+                    if db is None:
+                        db = sqlite3.connect(uri, uri=True, timeout=5.0)
+                        # The checkpoint syncs the database file before the WAL is reused
+                        # (which any mode but OFF does: WalSync relies on it). FULL costs
+                        # nothing more here: this connection never commits, and not on the loop.
+                        db.execute("PRAGMA synchronous=FULL")
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     log.warning("WAL checkpoint failed; retrying", exc_info=True)
@@ -179,8 +190,14 @@ class _SqliteInline:
     one connection kept open. A transaction here is tens to hundreds of microseconds, less
     than a hop to a worker thread and back (which, with the GIL and two busy cores, cost a
     message about half a millisecond); and as nothing awaits inside a transaction, the
-    process's transactions simply take turns. The WAL checkpoint, the one step that waits
-    for the disk, runs on ``_Checkpointer``'s thread."""
+    process's transactions simply take turns.
+
+    Nothing waits for the disk on the loop: a commit only writes the WAL (``synchronous=
+    NORMAL``), and ``run`` then awaits ``WalSync``'s fsync of the WAL on its own thread (group
+    commit: one sync for every commit made while the previous one ran); the WAL checkpoint,
+    which syncs the database file, runs on ``_Checkpointer``'s thread. So whatever ``run``
+    returns, written or read, is on disk: a read waits too if it might have seen a commit
+    not yet synced (another caller's message, whose seq must never be seen and then lost)."""
 
     def __init__(self, url: sa.URL) -> None:
         self.engine: Engine = sa.create_engine(
@@ -191,6 +208,8 @@ class _SqliteInline:
         path = url.database or ""
         in_memory = path in ("", ":memory:") or path.startswith("file::memory:")
         self.checkpointer = None if in_memory else _Checkpointer(path)
+        # Nothing to sync in memory (nor durability to promise).
+        self.syncer = None if in_memory else WalSync(path)
         self.closed = False
 
     async def run(self, work: Callable[[Connection], T]) -> T:
@@ -198,16 +217,27 @@ class _SqliteInline:
             raise RuntimeError("the store is closed")
         if self.conn is None:
             self.conn = self.engine.connect()
+        driver = self.conn.connection.dbapi_connection
+        assert isinstance(driver, sqlite3.Connection)
+        changes = driver.total_changes
         try:
             return work(self.conn)
         finally:
             # ``work`` commits what it writes; this ends a read's snapshot (or a failed write).
             if self.conn.in_transaction():
                 self.conn.rollback()
+            if self.syncer is not None:
+                # Rows changed: a commit (or, harmlessly, a rollback that costs one more sync).
+                if driver.total_changes != changes:
+                    self.syncer.committed()
+                # After a failure too: its error may tell of a row not yet on disk.
+                await self.syncer.durable()
 
     async def close(self) -> None:
         if not self.closed:
             self.closed = True
+            if self.syncer is not None:
+                await self.syncer.close()
             if self.checkpointer is not None:
                 await self.checkpointer.stop()
             if self.conn is not None:
@@ -275,14 +305,27 @@ class SqlStore(Accounts, CallStore, RoutingState):
         """Close every connection."""
         await self._database.close()
 
-    async def ping(self) -> bool:
-        """Whether the database answers (for /healthz)."""
-        try:
-            await self._run(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
-        except Exception:
-            log.warning("database ping failed", exc_info=True)
-            return False
-        return True
+    async def durability(self) -> str:
+        """What a call's return promises about the disk, read back from the connection that
+        commits messages. PostgreSQL: its ``synchronous_commit`` (``on``: each commit is on
+        disk before it returns). SQLite: ``FULL`` when each call returns only once its commit
+        is on disk, which is SQLite's ``synchronous=FULL`` or ``EXTRA``, or ``NORMAL`` in WAL
+        mode with ``WalSync``'s barrier in force (what the store runs); otherwise the
+        connection's ``synchronous`` (``NORMAL``, ``OFF``: an OS crash may lose commits)."""
+        barrier = isinstance(self._database, _SqliteInline) and self._database.syncer is not None
+
+        def read(conn: Connection) -> str:
+            driver = conn.connection.dbapi_connection
+            if isinstance(driver, sqlite3.Connection):
+                # The append runs on this driver connection itself (see _append_sqlite).
+                level = driver.execute("PRAGMA synchronous").fetchone()[0]
+                wal = driver.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                if level >= 2 or (level == 1 and wal and barrier):
+                    return "FULL"
+                return {0: "OFF", 1: "NORMAL"}[level]
+            return str(conn.execute(sa.text("SHOW synchronous_commit")).scalar())
+
+        return await self._run(read)
 
     # -- conversations -------------------------------------------------------------------
 
@@ -413,7 +456,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
         ``admit`` accepted the conversation's owners as read in it (whatever it raises rolls
         back). A message whose ``(conversation_id, client_msg_id)`` is stored already is
         returned unchanged, ``created`` False. Raises ``KeyError`` for an unknown
-        conversation. Returns after the commit."""
+        conversation. Returns once the commit is on disk (see ``durability``)."""
         message = Message(
             conversation_id=new.conversation_id,
             seq=0,

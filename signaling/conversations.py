@@ -63,6 +63,18 @@ def owned_by(customer: CustomerIdentity, conversation: Conversation | Owners) ->
     )
 
 
+def held_by(member: StaffMember, conversation: Conversation | Owners) -> bool:
+    """Whether this staff member is handling the conversation: the only one who may act in
+    it (write, type, mark it read, call, end it), whatever their role."""
+    return conversation.assignee_id == member.id
+
+
+def readable_by(member: StaffMember, conversation: Conversation | Owners) -> bool:
+    """Whether this staff member may read the conversation: its assignee, or an admin
+    (reading any conversation is a supervisor's right; acting in it is not)."""
+    return held_by(member, conversation) or member.role == "admin"
+
+
 def new_conversation_id() -> str:
     return secrets.token_hex(16)
 
@@ -87,11 +99,23 @@ class Conversations:
         return conversation
 
     async def for_staff(self, member: StaffMember, conversation_id: str) -> Conversation:
-        """The conversation if this staff member is handling it (admins may read any)."""
+        """The conversation, to read: if this staff member is handling it, or is an admin.
+        Anything that acts in it goes through ``for_assignee`` instead."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise not_found()
-        if conversation.assignee_id != member.id and member.role != "admin":
+        if not readable_by(member, conversation):
+            raise not_assigned()
+        return conversation
+
+    async def for_assignee(self, member: StaffMember, conversation_id: str) -> Conversation:
+        """The conversation, to act in (type, mark read, call, end): only if this staff
+        member is handling it. Admins are refused too, so that a supervisor reading along
+        never shows up on the customer's side."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise not_found()
+        if not held_by(member, conversation):
             raise not_assigned()
         return conversation
 
@@ -166,7 +190,7 @@ class Conversations:
         """Send for the staff member handling the conversation (admins too, only then)."""
 
         def admit(owners: Owners) -> None:
-            if owners.assignee_id != member.id:
+            if not held_by(member, owners):
                 raise not_assigned()
             self.writable(owners)
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import socketio
 
 from signaling.calls import Calls
-from signaling.conversations import Conversations, not_assigned
+from signaling.conversations import Conversations
 from signaling.dispatch import CLIENT_ADDRESS, ProtocolNamespace, refuse
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import CustomerEvent, ServerEvent, StaffEvent
@@ -297,12 +297,9 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         return member
 
     async def conversation_for(self, sid: str, conversation_id: str) -> Conversation:
-        """Calls are for the staff member handling the conversation, admins included."""
-        member = self.member(sid)
-        conversation = await self.conversations.for_staff(member, conversation_id)
-        if conversation.assignee_id != member.id:
-            raise not_assigned()
-        return conversation
+        """Acting in a conversation (calls, typing, read markers, ending it) is for the staff
+        member handling it, admins included; reading is ``Conversations.for_staff``."""
+        return await self.conversations.for_assignee(self.member(sid), conversation_id)
 
     async def on_sync(self, sid: str, request: Sync) -> dict[str, Any]:
         member = self.member(sid)
@@ -375,7 +372,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         )
 
     async def on_conversation_end(self, sid: str, request: ConversationRef) -> dict[str, Any]:
-        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        conversation = await self.conversation_for(sid, request.conversation_id)
         self.conversations.writable(conversation)
         ended = await self.router.end(conversation, "staff")
         return ok(conversation=self.router.view(ended, for_staff=True).to_wire())
@@ -385,12 +382,12 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         return ok(message=message)
 
     async def on_typing(self, sid: str, request: Typing) -> dict[str, Any]:
-        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        conversation = await self.conversation_for(sid, request.conversation_id)
         await self.conversations.typing(conversation, "staff", request.typing)
         return ok()
 
     async def on_read(self, sid: str, request: Read) -> dict[str, Any]:
-        conversation = await self.conversations.for_staff(self.member(sid), request.conversation_id)
+        conversation = await self.conversation_for(sid, request.conversation_id)
         await self.conversations.read(conversation, "staff", request.seq)
         return ok()
 

@@ -287,10 +287,14 @@ class View(BaseModel):
 
 
 class StaffRef(View):
-    """The staff member as the customer sees them: a display name only."""
+    """The staff member handling a conversation. ``handle`` is a stable public name for the
+    person (the same person, the same handle; see ``signaling.views.StaffHandles``), so a
+    customer can tell one person from the next without learning account ids. ``id`` is the
+    internal account id, in staff views only (null in the customer's)."""
 
-    id: str
+    handle: str
     name: str
+    id: str | None = None
 
 
 class VisitorView(View):

@@ -31,7 +31,7 @@ from signaling.ports import (
     TimerHandle,
 )
 from signaling.protocol import ConversationView, QueueChange
-from signaling.views import conversation_view
+from signaling.views import StaffHandles, conversation_view
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class QueueFeed:
         clock: Clock,
         outbound: Delivery,
         names: Callable[[int | None], str | None],
+        handles: StaffHandles,
         default_handling: float,
         refresh_every: float = 1.0,
     ) -> None:
@@ -56,6 +57,7 @@ class QueueFeed:
         self.clock = clock
         self.outbound = outbound
         self.names = names
+        self.handles = handles
         self.refresh_every = refresh_every
         self.handling = default_handling
         self._sent: dict[str, tuple[int | None, int | None]] = {}
@@ -93,6 +95,7 @@ class QueueFeed:
         return conversation_view(
             conversation,
             assignee_name=self.names(conversation.assignee_id),
+            handles=self.handles,
             queue_position=position if conversation.status in WAITING else None,
             estimated_wait_s=estimate if conversation.status in WAITING else None,
             for_staff=for_staff,

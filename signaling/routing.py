@@ -45,7 +45,7 @@ from signaling.ports import (
 from signaling.protocol import ConversationView
 from signaling.queueing import WAITING, QueueFeed
 from signaling.staffing import Staff, choose
-from signaling.views import message_view
+from signaling.views import StaffHandles, message_view
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class Router:
         clock: Clock,
         outbound: Delivery,
         policy: RoutingPolicy,
+        handles: StaffHandles,
         node_id: str,
         events: Publisher,
     ) -> None:
@@ -83,6 +84,7 @@ class Router:
         self.outbound = outbound
         self.policy = policy
         self.node_id = node_id
+        self.handles = handles
         self.staff = Staff(store, routing, clock, node_id, policy.grace_period)
         self.queue = QueueFeed(
             store,
@@ -90,6 +92,7 @@ class Router:
             clock,
             outbound,
             self.staff.known_name,
+            handles,
             policy.default_handling_seconds,
         )
         # Told when a conversation's running call ended with it (the conversation ended, or

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from signaling.ports import Call, Conversation, Message
 from signaling.protocol import CallView, ConversationView, MessageView, StaffRef, VisitorView
 
@@ -10,17 +13,40 @@ def millis(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
+class StaffHandles:
+    """Public handles for staff members: what a customer sees instead of an account id.
+
+    A handle is an HMAC of the id under a key derived from the server's secret, so it is
+    the same on every node and after a restart, but says nothing about the id itself (how
+    many staff there are, which row a person is) and cannot be turned back into it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        # A key of its own: the secret also signs visitor tokens.
+        self._key = hmac.digest(secret.encode(), b"porchlight/staff-handle", hashlib.sha256)
+
+    def of(self, staff_id: int) -> str:
+        """The handle for ``staff_id``: 16 hex digits (64 bits)."""
+        return hmac.digest(self._key, str(staff_id).encode(), hashlib.sha256).hex()[:16]
+
+
 def conversation_view(
     conversation: Conversation,
     *,
     assignee_name: str | None,
+    handles: StaffHandles,
     queue_position: int | None,
     estimated_wait_s: int | None,
     for_staff: bool,
 ) -> ConversationView:
-    """The conversation as one side sees it; the visitor block only goes to staff."""
+    """The conversation as one side sees it; the visitor block and the assignee's account
+    id only go to staff (the customer sees the assignee's public handle)."""
     assignee = (
-        StaffRef(id=str(conversation.assignee_id), name=assignee_name or "Staff")
+        StaffRef(
+            handle=handles.of(conversation.assignee_id),
+            name=assignee_name or "Staff",
+            id=str(conversation.assignee_id) if for_staff else None,
+        )
         if conversation.assignee_id is not None
         else None
     )

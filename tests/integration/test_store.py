@@ -68,10 +68,6 @@ async def test_migration_creates_all_tables(database_url: str) -> None:
     assert version == head
 
 
-async def test_store_answers_ping(store: SqlStore) -> None:
-    assert await store.ping()
-
-
 async def test_sites_round_trip(store: SqlStore) -> None:
     site = await make_site(store)
     assert site.allowed_origins == ("https://shop.example",)

@@ -17,6 +17,7 @@ from signaling.event_log import EventLog
 from signaling.outbound import Outbound, conversation_room, staff_room
 from signaling.ports import Conversation, NewConversation, StaffMember
 from signaling.routing import Router, RoutingPolicy
+from signaling.views import StaffHandles
 from tests.fakes import FakeClock, FakeIce, MemoryStore, RecordingSio
 from tests.integration.test_store_calls import Setup
 
@@ -44,6 +45,7 @@ def node(store: MemoryStore, clock: FakeClock, ice: Any = None) -> Node:
         clock,
         outbound,
         RoutingPolicy(grace_period=30.0),
+        StaffHandles("t" * 40),
         secrets.token_hex(4),
         EventLog(store),
     )

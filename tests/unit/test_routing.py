@@ -10,6 +10,7 @@ from signaling.event_log import EventLog
 from signaling.events import ServerEvent
 from signaling.ports import Conversation, NewConversation, StaffMember
 from signaling.routing import Router, RoutingPolicy
+from signaling.views import StaffHandles
 from tests.fakes import FakeClock, MemoryStore, RecordingDelivery
 
 POLICY = RoutingPolicy(ring_timeout=20.0, grace_period=30.0, node_timeout=10.0)
@@ -32,6 +33,7 @@ class World:
             self.clock,
             self.delivery,
             POLICY,
+            StaffHandles("t" * 40),
             node_id,
             EventLog(self.store),
         )

@@ -185,8 +185,9 @@ export interface CustomerAuth {
 }
 
 export interface StaffRef {
-  id: string;
+  handle: string;
   name: string;
+  id: string | null;
 }
 
 export interface VisitorView {
