@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from server.keys import SETTINGS
+from server.fanout import cross_node_ready
+from server.keys import SETTINGS, SIO
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +150,15 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: 200 when the database answers within ``READY_TIMEOUT``, else 503 with the
-    ``database.unavailable`` code."""
+    ``database.unavailable`` code. A fleet node whose Redis listener is down is ``degraded``
+    (still 200: it stores and serves everything, and its clients catch up by seq what other
+    nodes' emits did not bring them)."""
     problem = await request.app[READINESS].check()
     if problem is None:
+        if not cross_node_ready(request.app[SIO].manager):
+            return web.json_response(
+                {"status": "degraded", "reason": "Redis is unreachable: no cross-node emits"}
+            )
         return web.json_response({"status": "ready"})
     log.warning("not ready: database check failed (%s)", problem)
     return web.json_response(

@@ -1,18 +1,20 @@
-"""Sign-in throttling and rate limits are one count for a whole fleet: kept in Redis, so a
-guesser or a flooder gains nothing by spreading over nodes."""
+"""What a fleet shares in Redis besides fan-out: sign-in throttling and rate limits are one
+count for every node, so a guesser or a flooder gains nothing by spreading over nodes; and a
+node says when it has lost Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from redis.asyncio import Redis
 
 from server.throttle import RedisThrottle
-from tests.cluster import customer_on, running_cluster, shared_redis
+from tests.cluster import customer_on, private_redis, running_cluster, shared_redis
 from tests.support import Peer
 
 pytestmark = pytest.mark.postgres
@@ -90,3 +92,29 @@ async def test_a_visitor_on_two_nodes_has_one_message_limit(
         refused = [a["error"]["code"] for a in answers if not a["ok"]]
         assert sum(1 for a in answers if a["ok"]) == 4
         assert refused == ["rate.limited", "rate.limited"]
+
+
+async def test_a_node_without_redis_says_it_is_degraded_then_ready(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as redis:
+        async with running_cluster(tmp_path, redis_url=redis.url) as cluster:
+            (node,) = await cluster.start("a")
+
+            async def readiness() -> tuple[int, str]:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"{node.url}/readyz") as response,
+                ):
+                    return response.status, (await response.json())["status"]
+
+            assert await readiness() == (200, "ready")
+            redis.kill()
+            await until_async(lambda: readiness(), (200, "degraded"))
+            redis.start()
+            await until_async(lambda: readiness(), (200, "ready"))
+
+
+async def until_async(probe: Any, wanted: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (seen := await probe()) != wanted:
+        assert asyncio.get_running_loop().time() < deadline, f"still {seen}, not {wanted}"
+        await asyncio.sleep(0.1)
