@@ -84,6 +84,8 @@ class Router:
         self.outbound = outbound
         self.policy = policy
         self.node_id = node_id
+        # One node with no shared manager (``start`` says): no heartbeats to keep.
+        self.alone = False
         self.handles = handles
         self.staff = Staff(store, routing, clock, node_id, policy.grace_period)
         self.queue = QueueFeed(
@@ -373,11 +375,15 @@ class Router:
         """Fire whatever is due, on any node: a heartbeat for this node, the sockets of dead
         nodes, rings past their deadline, grace periods that ran out."""
         now = self.clock.now()
-        await self.routing.heartbeat(self.node_id, now)
-        orphaned = await self.routing.forget_nodes(
-            now, self.policy.grace_period, before=now - self.policy.node_timeout
-        )
-        await self._orphaned(orphaned)
+        orphaned: list[int] = []
+        if not self.alone:
+            # Only other nodes read heartbeats; a lone node writes nothing when nothing is
+            # due (on SQLite a write every second would also wait on any other writer).
+            await self.routing.heartbeat(self.node_id, now)
+            orphaned = await self.routing.forget_nodes(
+                now, self.policy.grace_period, before=now - self.policy.node_timeout
+            )
+            await self._orphaned(orphaned)
         changed = await self.expire_rings()
         for staff_id, requeued in await self.routing.expire_grace(now):
             changed = True
@@ -422,6 +428,7 @@ class Router:
         node row is this server's past self, so its consoles are gone now, not after the
         node timeout."""
         now = self.clock.now()
+        self.alone = alone
         await self.routing.heartbeat(self.node_id, now)
         if alone:
             await self._orphaned(
