@@ -8,10 +8,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from server.auth import SESSION_COOKIE
 from tests.cluster import customer_on, running_cluster, staff_on
-from tests.support import Peer
+from tests.support import Peer, login, until
 
 pytestmark = pytest.mark.postgres
 
@@ -158,3 +160,29 @@ async def test_call_signaling_crosses_nodes(tmp_path: Path, clients: list[Peer])
         )
         assert ended["call"]["ended_by"] == "staff"
         await visitor.wait_for("call.state", lambda d: d["call"]["ended_at"] is not None)
+
+
+async def test_signing_out_everywhere_closes_the_consoles_on_every_node(
+    tmp_path: Path, clients: list[Peer]
+) -> None:
+    async with running_cluster(tmp_path) as cluster:
+        node_a, node_b = await cluster.start("a", "b")
+        member = await cluster.add_staff("Ana")
+        on_b = await staff_on(node_b, member)
+        clients.append(on_b)
+        cookie, csrf = await login(node_a, member.email)  # type: ignore[arg-type]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{node_a.url}/api/v1/auth/logout-everywhere",
+                json={},
+                headers={
+                    "Origin": node_a.url,
+                    "X-CSRF-Token": csrf,
+                    "Cookie": f"{SESSION_COOKIE}={cookie}",
+                },
+            ) as response,
+        ):
+            assert response.status == 200, await response.text()
+        # The console on the other node is closed (by the server: it does not reconnect).
+        await until(lambda: not on_b.sio.connected, what="the console on node b to close")
