@@ -11,30 +11,24 @@ before it returns.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeAlias, TypeVar
-from urllib.request import pathname2url
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.accounts import Accounts, DuplicateError, commit
+from server.database import PostgresDatabase, SqliteDatabase
 from server.store_calls import CallStore
 from server.store_routing import RoutingState
 from server.tables import conversations, events, messages
-from server.wal_sync import WalSync
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
     Appended,
@@ -129,139 +123,6 @@ _SQLITE_INSERT_MESSAGE = _Compiled(
 _SQLITE_FIND_MESSAGE = _Compiled(_FIND_MESSAGE)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL: readers never block the writer. NORMAL: a commit writes its WAL frames and
-        # returns without an fsync, which would hold the event loop (FULL did, for a whole
-        # sync per commit). _SqliteInline then waits for WalSync's fsync of the WAL on another
-        # thread, which makes it as durable as FULL (see server.wal_sync).
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        # Checkpoints (which sync the database file) run on _Checkpointer's thread.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
-    finally:
-        cursor.close()
-
-
-class _Checkpointer:
-    """Copies the WAL back into the database file every ``every`` seconds, on its own thread
-    and connection, so that the event loop never waits for the checkpoint's fsync. A passive
-    checkpoint never blocks the writer."""
-
-    def __init__(self, path: str, every: float = 1.0) -> None:
-        self.path = path
-        self.every = every
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(
-            target=self._run, name="porchlight-sqlite-checkpoint", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self) -> None:
-        # mode=rw: never create the file (the schema's migration does that).
-        uri = f"file:{pathname2url(os.path.abspath(self.path))}?mode=rw"
-        db: sqlite3.Connection | None = None
-        try:
-            while not self.stopping.wait(self.every):
-                try:
-                    if db is None:
-                        db = sqlite3.connect(uri, uri=True, timeout=5.0)
-                        # The checkpoint syncs the database file before the WAL is reused
-                        # (which any mode but OFF does: WalSync relies on it). FULL costs
-                        # nothing more here: this connection never commits, and not on the loop.
-                        db.execute("PRAGMA synchronous=FULL")
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    log.warning("WAL checkpoint failed; retrying", exc_info=True)
-        finally:
-            if db is not None:
-                db.close()
-
-    async def stop(self) -> None:
-        self.stopping.set()
-        await asyncio.to_thread(self.thread.join)
-
-
-class _SqliteInline:
-    """SQLite through the standard ``sqlite3`` driver on the event loop's own thread, with
-    one connection kept open. A transaction here is tens to hundreds of microseconds, less
-    than a hop to a worker thread and back (which, with the GIL and two busy cores, cost a
-    message about half a millisecond); and as nothing awaits inside a transaction, the
-    process's transactions simply take turns.
-
-    Nothing waits for the disk on the loop: a commit only writes the WAL (``synchronous=
-    NORMAL``), and ``run`` then awaits ``WalSync``'s fsync of the WAL on its own thread (group
-    commit: one sync for every commit made while the previous one ran); the WAL checkpoint,
-    which syncs the database file, runs on ``_Checkpointer``'s thread. So whatever ``run``
-    returns, written or read, is on disk: a read waits too if it might have seen a commit
-    not yet synced (another caller's message, whose seq must never be seen and then lost)."""
-
-    def __init__(self, url: sa.URL) -> None:
-        self.engine: Engine = sa.create_engine(
-            url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
-        )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.conn: Connection | None = None
-        path = url.database or ""
-        in_memory = path in ("", ":memory:") or path.startswith("file::memory:")
-        self.checkpointer = None if in_memory else _Checkpointer(path)
-        # Nothing to sync in memory (nor durability to promise).
-        self.syncer = None if in_memory else WalSync(path)
-        self.closed = False
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        if self.closed:
-            raise RuntimeError("the store is closed")
-        if self.conn is None:
-            self.conn = self.engine.connect()
-        driver = self.conn.connection.dbapi_connection
-        assert isinstance(driver, sqlite3.Connection)
-        changes = driver.total_changes
-        try:
-            return work(self.conn)
-        finally:
-            # ``work`` commits what it writes; this ends a read's snapshot (or a failed write).
-            if self.conn.in_transaction():
-                self.conn.rollback()
-            if self.syncer is not None:
-                # Rows changed: a commit (or, harmlessly, a rollback that costs one more sync).
-                if driver.total_changes != changes:
-                    self.syncer.committed()
-                # After a failure too: its error may tell of a row not yet on disk.
-                await self.syncer.durable()
-
-    async def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            if self.syncer is not None:
-                await self.syncer.close()
-            if self.checkpointer is not None:
-                await self.checkpointer.stop()
-            if self.conn is not None:
-                self.conn.close()
-            self.engine.dispose()
-
-
-class _AsyncPool:
-    """PostgreSQL (asyncpg) through a normal async pool; ``work`` runs on the connection's
-    sync facade, each statement one round trip."""
-
-    def __init__(self, url: sa.URL) -> None:
-        self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=10, max_overflow=10, pool_pre_ping=True
-        )
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(work)
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-
 def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     """A message from a row of the ``_MESSAGE`` columns, in that order."""
     fields = dict(zip((column.key for column in _MESSAGE), row, strict=True))
@@ -278,7 +139,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
     PostgreSQL on a pooled async connection.
     """
 
-    def __init__(self, database: _SqliteInline | _AsyncPool) -> None:
+    def __init__(self, database: SqliteDatabase | PostgresDatabase) -> None:
         self._database = database
         self._site_keys = {}
         self.dialect: str = database.engine.dialect.name
@@ -290,9 +151,9 @@ class SqlStore(Accounts, CallStore, RoutingState):
         url = sa.make_url(database_url)
         backend = url.get_backend_name()
         if backend == "sqlite":
-            store = cls(_SqliteInline(url))
+            store = cls(SqliteDatabase(url))
         elif backend == "postgresql":
-            store = cls(_AsyncPool(url.set(drivername="postgresql+asyncpg")))
+            store = cls(PostgresDatabase(url.set(drivername="postgresql+asyncpg")))
         else:
             raise ValueError(f"unsupported database: {backend}")
         log.info("store opened (%s)", backend)
@@ -312,7 +173,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
         is on disk, which is SQLite's ``synchronous=FULL`` or ``EXTRA``, or ``NORMAL`` in WAL
         mode with ``WalSync``'s barrier in force (what the store runs); otherwise the
         connection's ``synchronous`` (``NORMAL``, ``OFF``: an OS crash may lose commits)."""
-        barrier = isinstance(self._database, _SqliteInline) and self._database.syncer is not None
+        barrier = isinstance(self._database, SqliteDatabase) and self._database.syncer is not None
 
         def read(conn: Connection) -> str:
             driver = conn.connection.dbapi_connection
