@@ -211,7 +211,10 @@ class PrecheckManager:
             ``max_per_address`` from ``address``.
         :raises PrecheckRejected: when aiortc cannot answer the offer.
         """
-        ice = await self.ice_config(policy, participant, site_key)
+        check_id = secrets.token_hex(16)
+        # The server peer is a TURN user of its own, one per check: its allocations never
+        # count against the visitor's quota (coturn's user-quota), nor the visitor's against it.
+        ice = await self.ice_config(policy, f"precheck-{check_id[:16]}", site_key)
         # No await between the counts and the registration: concurrent offers cannot both pass.
         running = [c for c in self._live.values() if not c.closing]
         theirs = [c for c in running if c.participant == participant]
@@ -224,9 +227,7 @@ class PrecheckManager:
             raise PrecheckBusy("Too many connection checks from your network; try again shortly.")
         for replaced in theirs:
             self._begin_finish(replaced, keep=True)
-        check = _Check(
-            secrets.token_hex(16), participant, address, RTCPeerConnection(rtc_configuration(ice))
-        )
+        check = _Check(check_id, participant, address, RTCPeerConnection(rtc_configuration(ice)))
         self._live[check.id] = check
         self._spawn(check, self._expire(check, self.timeout), "expire")
         check.pc.on("track", lambda track: self._on_track(check, track))

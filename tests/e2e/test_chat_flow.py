@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, expect
+from playwright.async_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
 from tests.support import PASSWORD
@@ -48,6 +48,18 @@ async def ask(shop: Page, shop_url: str, text: str) -> FrameLocator:
     await frame.get_by_label("Message").fill(text)
     await frame.get_by_role("button", name="Send").click()
     return frame
+
+
+async def accept(staff: Page, first: str) -> Locator:
+    """Accept the incoming chat in the console; returns its panel, once `first` shows."""
+    await (
+        staff.get_by_role("alertdialog", name="Incoming chat")
+        .get_by_role("button", name="Accept")
+        .click()
+    )
+    panel = staff.get_by_role("region", name="Conversation with Visitor")
+    await expect(panel.get_by_role("log")).to_contain_text(first, timeout=TIMEOUT)
+    return panel
 
 
 async def test_customer_chats_with_staff_reloads_and_sees_the_end(

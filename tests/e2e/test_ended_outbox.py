@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, ask, sides, sign_in
+from tests.e2e.test_chat_flow import TIMEOUT, accept, ask, sides, sign_in
 
 
 async def test_a_message_typed_while_away_is_not_dropped_when_the_conversation_has_ended(
@@ -20,13 +20,7 @@ async def test_a_message_typed_while_away_is_not_dropped_when_the_conversation_h
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
         frame = await ask(shop, stack.shop_url, "First question")
-        await (
-            staff.get_by_role("alertdialog", name="Incoming chat")
-            .get_by_role("button", name="Accept")
-            .click()
-        )
-        panel = staff.get_by_role("region", name="Conversation with Visitor")
-        await expect(panel.get_by_role("log")).to_contain_text("First question", timeout=TIMEOUT)
+        panel = await accept(staff, "First question")
         log = frame.get_by_role("log", name="Conversation")
         await expect(log).to_contain_text("Sam joined", timeout=TIMEOUT)
 

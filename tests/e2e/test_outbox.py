@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, ask, open_console, sides, sign_in
+from tests.e2e.test_chat_flow import TIMEOUT, accept, ask, open_console, sides, sign_in
 
 
 async def test_a_message_sent_during_a_restart_arrives_once(
@@ -19,13 +19,7 @@ async def test_a_message_sent_during_a_restart_arrives_once(
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
         frame = await ask(shop, stack.shop_url, "First question")
-        await (
-            staff.get_by_role("alertdialog", name="Incoming chat")
-            .get_by_role("button", name="Accept")
-            .click()
-        )
-        panel = staff.get_by_role("region", name="Conversation with Visitor")
-        await expect(panel.get_by_role("log")).to_contain_text("First question", timeout=TIMEOUT)
+        panel = await accept(staff, "First question")
 
         await stack.server.stop()
         await expect(frame.get_by_text("Reconnecting…")).to_be_visible(timeout=TIMEOUT)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from playwright.async_api import Browser, WebSocket, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, ask, sides, sign_in
+from tests.e2e.test_chat_flow import TIMEOUT, accept, ask, sides, sign_in
 from tests.support import until
 
 # Failed attempts to wait for while the server is down. After five, socket.io's own back-off
@@ -31,13 +31,7 @@ async def test_reconnect_is_not_slower_than_it_needs_to_be(
         await sign_in(staff, stack.server.url, member.email)
         shop = console_errors.watch(await customer_context.new_page())
         frame = await ask(shop, stack.shop_url, "First question")
-        await (
-            staff.get_by_role("alertdialog", name="Incoming chat")
-            .get_by_role("button", name="Accept")
-            .click()
-        )
-        panel = staff.get_by_role("region", name="Conversation with Visitor")
-        await expect(panel.get_by_role("log")).to_contain_text("First question", timeout=TIMEOUT)
+        panel = await accept(staff, "First question")
 
         sockets: dict[str, list[str]] = {"widget": [], "console": []}
 
