@@ -58,6 +58,7 @@ from chat_latency import (
     seed,
     sign_in,
     staff_email,
+    unlimited,
 )
 
 from server.auth import SESSION_COOKIE
@@ -319,6 +320,7 @@ async def porchlight(workdir: Path) -> AsyncIterator[ServerProcess]:
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "600",
+        **unlimited(),
     }
     command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
     async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:

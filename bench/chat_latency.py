@@ -50,7 +50,7 @@ SITE_KEY = "bench-site"
 STAFF_PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway account in a temp database
 SECRET_KEY = secrets.token_urlsafe(48)
 BODY = "Hello! Does the brass desk lamp come with a warm white bulb?"
-LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING")
+LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING", "PRECHECK")
 UNLIMITED = "1000000/second,1000000/second,1000000/second"
 
 CUSTOMER_NS = "/customer"
@@ -218,6 +218,16 @@ async def seed(database_url: str, staff: int, max_chats: int) -> None:
         await store.close()
 
 
+def unlimited() -> dict[str, str]:
+    """Settings that lift the limits per client address: every client of a benchmark comes
+    from 127.0.0.1, one address (and its ten staff sign in at once)."""
+    return {
+        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
+        "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
+        "PORCHLIGHT_LOGIN_ATTEMPTS": "100",
+    }
+
+
 @asynccontextmanager
 async def porchlight(workdir: Path, conversations: int, params: Parameters) -> Any:
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -229,9 +239,7 @@ async def porchlight(workdir: Path, conversations: int, params: Parameters) -> A
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "60",
-        # Every client of the benchmark is one visitor address (127.0.0.1): lift the limits.
-        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
-        "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
+        **unlimited(),
     }
     command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
     async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:
