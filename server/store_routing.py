@@ -78,8 +78,25 @@ _FREE_CANDIDATES = (
     .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
     .where(*_ON_DUTY)
 )
+# Dispatch reads the queue a page at a time, in queue order, and stops once nobody is free:
+# a long queue is not read whole for the one person who just became free.
+QUEUE_PAGE = 50
 _QUEUE_ORDER = (conversations.c.queued_at, conversations.c.id)
-_QUEUED = sa.select(conversations).where(conversations.c.status == "queued").order_by(*_QUEUE_ORDER)
+_QUEUED_FIRST = (
+    sa.select(conversations)
+    .where(conversations.c.status == "queued")
+    .order_by(*_QUEUE_ORDER)
+    .limit(QUEUE_PAGE)
+)
+_QUEUED_AFTER = _QUEUED_FIRST.where(
+    sa.or_(
+        conversations.c.queued_at > sa.bindparam("after_at"),
+        sa.and_(
+            conversations.c.queued_at == sa.bindparam("after_at"),
+            conversations.c.id > sa.bindparam("after_id"),
+        ),
+    )
+)
 _RING = (
     sa.update(conversations)
     .where(conversations.c.id == sa.bindparam("ring_id"), conversations.c.status == "queued")
@@ -358,27 +375,34 @@ class RoutingState:
             if not free:
                 conn.rollback()
                 return []
-            queued = conn.execute(_QUEUED).all()
             rung: list[tuple[AnyRow, int]] = []
-            for row in queued:
-                if not free:
+            page = conn.execute(_QUEUED_FIRST).all()
+            while free and page:
+                for row in page:
+                    if not free:
+                        break
+                    choice = choose(_bare_conversation(row), free)
+                    if choice is None:
+                        continue
+                    staff_id, tried = choice
+                    ringing = conn.execute(
+                        _RING,
+                        {
+                            "ring_id": row.id,
+                            "ring_staff_id": staff_id,
+                            "ring_deadline": now + ring_timeout,
+                            "ring_tried": _json(tried),
+                        },
+                    ).first()
+                    if ringing is not None:
+                        rung.append((ringing, staff_id))
+                        free = [c for c in free if c.member.id != staff_id]
+                if not free or len(page) < QUEUE_PAGE:
                     break
-                choice = choose(_bare_conversation(row), free)
-                if choice is None:
-                    continue
-                staff_id, tried = choice
-                ringing = conn.execute(
-                    _RING,
-                    {
-                        "ring_id": row.id,
-                        "ring_staff_id": staff_id,
-                        "ring_deadline": now + ring_timeout,
-                        "ring_tried": _json(tried),
-                    },
-                ).first()
-                if ringing is not None:
-                    rung.append((ringing, staff_id))
-                    free = [c for c in free if c.member.id != staff_id]
+                last = page[-1]
+                page = conn.execute(
+                    _QUEUED_AFTER, {"after_at": last.queued_at, "after_id": last.id}
+                ).all()
             conn.commit()
             return rung
 
