@@ -88,6 +88,7 @@ _QUEUED_FIRST = (
     .order_by(*_QUEUE_ORDER)
     .limit(QUEUE_PAGE)
 )
+_ANY_QUEUED = sa.select(conversations.c.id).where(conversations.c.status == "queued").limit(1)
 _QUEUED_AFTER = _QUEUED_FIRST.where(
     sa.or_(
         conversations.c.queued_at > sa.bindparam("after_at"),
@@ -371,6 +372,11 @@ class RoutingState:
         def work(conn: Connection) -> list[tuple[AnyRow, int]]:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(DISPATCH_LOCK)))
+            # Nothing waits (an accept or a presence change with the queue empty): whom to
+            # ring need not be worked out, which costs a count per staff member on duty.
+            if conn.execute(_ANY_QUEUED).first() is None:
+                conn.rollback()
+                return []
             free = _free_candidates(conn)
             if not free:
                 conn.rollback()

@@ -71,6 +71,18 @@ async def test_concurrent_dispatches_never_ring_twice(store: SqlStore) -> None:
     assert len({r.staff_id for r in rings}) == 4
 
 
+async def test_dispatch_with_nobody_waiting_rings_nobody(store: SqlStore) -> None:
+    ana = await make_staff(store, "Ana")
+    await on_duty(store, ana)
+    assert await store.dispatch(NOW, 20.0, choose) == []
+    (first,) = await waiting(store, 1)
+    (ring,) = await store.dispatch(NOW, 20.0, choose)
+    assert (ring.conversation.id, ring.staff_id) == (first.id, ana.id)
+    active = await store.accept_ring(first.id, ana, NOW)
+    assert active is not None and active.status == "active"
+    assert await store.dispatch(NOW, 20.0, choose) == []
+
+
 async def test_dispatch_reads_past_the_first_page_of_the_queue(store: SqlStore) -> None:
     """The queue is read a page at a time: conversations nobody free can take (video, for
     someone without a camera) do not hide the one behind them, across a page boundary that
