@@ -58,7 +58,9 @@ from chat_latency import (
     seed,
     sign_in,
     staff_email,
+    unlimited,
 )
+from raw_client import RawCustomer, raise_open_files
 
 from server.auth import SESSION_COOKIE
 
@@ -74,95 +76,10 @@ SETTLE_STEP = 0.5
 STAFF = 10
 CONCURRENT_CONNECTS = 64  # per worker: the server's listen backlog is 128
 FD_HEADROOM = 1024
+CUSTOMER_AUTH = {"site": SITE_KEY, "host": CUSTOMER_PAGE}
 
 
-# -- the raw socket.io client (runs in the worker processes) ---------------------------------
-
-
-class RawCustomer:
-    """One ``/customer`` socket over a bare websocket: connect, answer pings, emit with an
-    ack id and resolve the matching ack. Server events are read and dropped."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.acks: dict[int, asyncio.Future[Any]] = {}
-        self.next_id = 0
-        self.reader: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def open(cls, http: aiohttp.ClientSession, url: str) -> RawCustomer:
-        ws = await http.ws_connect(
-            f"{url}/socket.io/?EIO=4&transport=websocket",
-            headers={"Origin": url},
-            autoping=False,
-            heartbeat=None,
-        )
-        customer = cls(ws)
-        try:
-            opened = await ws.receive_str()
-            if not opened.startswith("0"):
-                raise RuntimeError(f"no engine.io open packet: {opened[:80]!r}")
-            auth = json.dumps({"site": SITE_KEY, "host": CUSTOMER_PAGE})
-            await ws.send_str(f"40{CUSTOMER_NS},{auth}")
-            while True:
-                packet = await ws.receive_str()
-                if packet.startswith(f"40{CUSTOMER_NS},"):
-                    break
-                if packet.startswith(f"44{CUSTOMER_NS},"):
-                    raise RuntimeError(f"refused: {packet[:200]}")
-                if packet == "2":
-                    await ws.send_str("3")
-        except BaseException:
-            await ws.close()
-            raise
-        customer.reader = asyncio.create_task(customer.read())
-        return customer
-
-    async def read(self) -> None:
-        ack_prefix = f"43{CUSTOMER_NS},"
-        async for frame in self.ws:
-            if frame.type != aiohttp.WSMsgType.TEXT:
-                break
-            packet: str = frame.data
-            if packet == "2":
-                await self.ws.send_str("3")
-            elif packet.startswith(ack_prefix):
-                body = packet[len(ack_prefix) :]
-                bracket = body.index("[")
-                future = self.acks.pop(int(body[:bracket]), None)
-                if future is not None and not future.done():
-                    future.set_result(json.loads(body[bracket:])[0])
-        closed = ConnectionError(f"socket closed (websocket close code {self.ws.close_code})")
-        for future in self.acks.values():
-            if not future.done():
-                future.set_exception(closed)
-
-    async def call(self, event: str, data: dict[str, Any]) -> Any:
-        self.next_id += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.acks[self.next_id] = future
-        await self.ws.send_str(f"42{CUSTOMER_NS},{self.next_id}{json.dumps([event, data])}")
-        return await future
-
-    async def close(self) -> None:
-        await self.ws.close()
-        if self.reader is not None:
-            with suppress(Exception):
-                await self.reader
-
-
-def raise_open_files(wanted: int) -> int:
-    """Raise this process's open-file limit to at least ``wanted`` (children inherit it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = max(soft, wanted)
-    if target > hard:
-        try:  # root may raise the hard limit too
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
-            return target
-        except (ValueError, OSError):
-            target = hard
-    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return target
+# -- the worker processes ------------------------------------------------------------------
 
 
 def say(message: dict[str, Any]) -> None:
@@ -184,7 +101,8 @@ async def worker(url: str, count: int) -> None:
         async def one() -> RawCustomer | None:
             async with slots:
                 try:
-                    return await asyncio.wait_for(RawCustomer.open(http, url), CONNECT_TIMEOUT)
+                    opening = RawCustomer.open(http, url, CUSTOMER_NS, CUSTOMER_AUTH)
+                    return await asyncio.wait_for(opening, CONNECT_TIMEOUT)
                 except Exception as error:
                     errors.append(repr(error)[:200])
                     return None
@@ -319,6 +237,7 @@ async def porchlight(workdir: Path) -> AsyncIterator[ServerProcess]:
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "600",
+        **unlimited(),
     }
     command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
     async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:

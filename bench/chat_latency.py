@@ -9,7 +9,20 @@ the time from just before the emit until the assigned staff console receives the
 this client process cost on their own.
 
     .venv/bin/python bench/chat_latency.py [--conversations 100 1000] [--messages 2000]
+                                           [--nodes 1|2] [--customers socketio|raw]
                                            [--json out.json]
+
+``--nodes 2``: a fleet of two. Porchlight runs as two ``porchlight serve`` processes on one
+new PostgreSQL database and one Redis (a private ``redis-server`` on a free port unless
+``--redis`` names one; a channel of the run's own either way); every customer connects to
+the first node and every staff console to the second, so each message crosses nodes through
+Redis. The floor is two ``bench/echo_server.py --redis`` processes, python-socketio's own
+Redis manager on the same Redis, customers on one and staff on the other: the floor pays the
+Redis hop too.
+
+``--customers raw``: customers are ``bench/raw_client.py`` sockets (bare websockets speaking
+just enough socket.io) instead of python-socketio clients, cheap enough to hold 10,000 in
+this process. Staff consoles are always python-socketio clients, where latency is read.
 
 Only 127.0.0.1 is used. Everything it starts is stopped, and its temporary files deleted.
 """
@@ -30,16 +43,19 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
+import asyncpg
 import socketio
 from commit_cost import commit_cost, describe
+from raw_client import RawCustomer, raise_open_files
+from redis.asyncio import Redis
 
 from server.auth import SESSION_COOKIE, hash_password
 from server.migrate import migrate
@@ -51,7 +67,7 @@ SITE_KEY = "bench-site"
 STAFF_PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway account in a temp database
 SECRET_KEY = secrets.token_urlsafe(48)
 BODY = "Hello! Does the brass desk lamp come with a warm white bulb?"
-LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING")
+LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING", "PRECHECK")
 UNLIMITED = "1000000/second,1000000/second,1000000/second"
 
 CUSTOMER_NS = "/customer"
@@ -64,7 +80,11 @@ STALL_TIMEOUT = 10.0  # a free in-flight slot appears; else deliveries have stal
 DRAIN_TIMEOUT = 10.0  # the last messages arrive
 TEARDOWN_TIMEOUT = 30.0  # clients disconnect
 STOP_TIMEOUT = 10.0  # a server exits after SIGTERM
-RUN_TIMEOUT = 600.0  # one system at one N, everything included
+RUN_TIMEOUT = 600.0  # one system at one N, everything included (--run-timeout)
+FLEET_TIMEOUT = 10.0  # every node of a fleet listens on its Redis channel
+FD_HEADROOM = 4096  # open files beyond one per customer socket
+# The fleet's PostgreSQL server, as the tests name it (a database of the run's own is made).
+PG_SERVER = os.environ.get("PORCHLIGHT_TEST_PG", "postgres@127.0.0.1:5432")
 ACCEPT_ATTEMPTS = 100  # ring.accept is rate limited per socket (20/s, burst 60)
 
 ROOT = Path(__file__).resolve().parent
@@ -81,6 +101,10 @@ class Parameters:
     max_in_flight: int
     staff: int
     batch: int
+    nodes: int = 1
+    customers: str = "socketio"
+    run_timeout: float = RUN_TIMEOUT
+    redis: str | None = None
 
     @property
     def load(self) -> str:
@@ -219,24 +243,146 @@ async def seed(database_url: str, staff: int, max_chats: int) -> None:
         await store.close()
 
 
+def unlimited() -> dict[str, str]:
+    """Settings that lift the limits per client address: every client of a benchmark comes
+    from 127.0.0.1, one address (and its ten staff sign in at once)."""
+    return {
+        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
+        "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
+        "PORCHLIGHT_LOGIN_ATTEMPTS": "100",
+    }
+
+
 @asynccontextmanager
 async def porchlight(workdir: Path, conversations: int, params: Parameters) -> Any:
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     await seed(database_url, params.staff, math.ceil(conversations / params.staff) + 1)
     port = free_port()
-    env = {
+    env = porchlight_env(port)
+    command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
+    async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:
+        yield server
+
+
+def porchlight_env(port: int, **settings: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PORCHLIGHT_PUBLIC_URL": f"http://{HOST}:{port}",
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "60",
-        # Every client of the benchmark is one visitor address (127.0.0.1): lift the limits.
-        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
-        "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
+        **unlimited(),
+        **{f"PORCHLIGHT_{name.upper()}": value for name, value in settings.items()},
     }
-    command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
-    async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:
-        yield server
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A new PostgreSQL database on PG_SERVER (dropped afterwards), as a SQLAlchemy URL."""
+    name = f"porchlight_bench_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/postgres", timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@dataclass
+class RedisServer:
+    url: str
+    pid: int | None  # None: not started by this script (its CPU is not measured)
+
+
+@asynccontextmanager
+async def redis_server(workdir: Path, url: str | None) -> AsyncIterator[RedisServer]:
+    """``url``'s Redis, or a private ``redis-server`` on a free port keeping nothing on disk."""
+    if url is not None:
+        yield RedisServer(url, None)
+        return
+    port = free_port()
+    command = ["redis-server", "--bind", HOST, "--port", str(port), "--save", "", "--appendonly"]
+    command += ["no", "--dir", str(workdir)]
+    with open_log(workdir / "redis.log") as output:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
+        )
+    started = RedisServer(f"redis://{HOST}:{port}/0", process.pid)
+    try:
+        client = Redis.from_url(started.url)
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                while True:
+                    with suppress(Exception):
+                        if await client.ping():
+                            break
+                    if process.returncode is not None:
+                        raise RuntimeError("redis-server exited early")
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+        yield started
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def listening(redis_url: str, channel: str, nodes: int) -> None:
+    """Until ``nodes`` subscribers listen on ``channel`` (every node hears the others)."""
+    client = Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(FLEET_TIMEOUT):
+            while True:
+                ((_, count),) = await client.pubsub_numsub(channel)
+                if count >= nodes:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def porchlight_fleet(
+    workdir: Path, conversations: int, params: Parameters, redis_url: str
+) -> AsyncIterator[list[ServerProcess]]:
+    """Two nodes on one new PostgreSQL database and one Redis channel."""
+    async with postgres_database() as database_url, AsyncExitStack() as stack:
+        await seed(database_url, params.staff, math.ceil(conversations / params.staff) + 1)
+        channel = f"porchlight-bench-{secrets.token_hex(6)}"
+        nodes = []
+        for name in ("porchlight-a", "porchlight-b"):
+            port = free_port()
+            env = porchlight_env(port, redis_url=redis_url, redis_channel=channel)
+            command = [str(PORCHLIGHT), "--database-url", database_url, "serve"]
+            command += ["--port", str(port)]
+            url = f"http://{HOST}:{port}"
+            nodes.append(await stack.enter_async_context(running(name, command, env, workdir, url)))
+        await listening(redis_url, channel, len(nodes))
+        yield nodes
+
+
+@asynccontextmanager
+async def echo_fleet(
+    workdir: Path, params: Parameters, redis_url: str
+) -> AsyncIterator[list[ServerProcess]]:
+    """Two ``echo_server.py --redis`` nodes on one Redis channel."""
+    channel = f"floor-bench-{secrets.token_hex(6)}"
+    async with AsyncExitStack() as stack:
+        nodes = []
+        for name in ("floor-a", "floor-b"):
+            port = free_port()
+            command = [sys.executable, str(ECHO_SERVER), "--port", str(port)]
+            command += ["--redis", redis_url, "--channel", channel]
+            command += ["--staff-slots", str(params.staff)]
+            url = f"http://{HOST}:{port}"
+            started = running(name, command, dict(os.environ), workdir, url)
+            nodes.append(await stack.enter_async_context(started))
+        await listening(redis_url, channel, len(nodes))
+        yield nodes
 
 
 async def sign_in(url: str, email: str) -> str:
@@ -472,6 +618,52 @@ class Customer:
             callback=partial(deliveries.acknowledged, client_msg_id),
         )
 
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+class RawChatCustomer:
+    """``Customer`` on a ``RawCustomer`` socket (``--customers raw``)."""
+
+    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.http = http
+        self.raw: RawCustomer | None = None
+        self.conversation_id = ""
+
+    async def connect_and_start(self) -> str:
+        auth = {"site": SITE_KEY, "host": CUSTOMER_PAGE}
+        self.raw = await asyncio.wait_for(
+            RawCustomer.open(self.http, self.url, CUSTOMER_NS, auth), CALL_TIMEOUT
+        )
+        response = await asyncio.wait_for(self.raw.call("conversation.start", {}), CALL_TIMEOUT)
+        if refusal_code(response) is not None:
+            raise RuntimeError(f"conversation.start refused: {response}")
+        self.conversation_id = str(response["conversation"]["id"])
+        return self.conversation_id
+
+    async def send(self, client_msg_id: str, deliveries: Deliveries) -> None:
+        assert self.raw is not None
+        payload = {
+            "conversation_id": self.conversation_id,
+            "client_msg_id": client_msg_id,
+            "body": BODY,
+        }
+        deliveries.sent(client_msg_id, self.conversation_id, time.perf_counter())
+        acknowledged = await self.raw.emit("message.send", payload)
+        acknowledged.add_done_callback(partial(_raw_ack, deliveries, client_msg_id))
+
+    async def close(self) -> None:
+        if self.raw is not None:
+            await self.raw.close()
+
+
+def _raw_ack(deliveries: Deliveries, client_msg_id: str, future: asyncio.Future[Any]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        deliveries.acknowledged(client_msg_id, f"lost: {future!r}")
+    else:
+        deliveries.acknowledged(client_msg_id, future.result())
+
 
 def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
@@ -484,30 +676,44 @@ class Clients:
     conversations."""
 
     consoles: list[Console]
-    customers: list[Customer]
+    customers: list[Any]  # Customer or RawChatCustomer
     deliveries: Deliveries
+    http: aiohttp.ClientSession | None = None  # the raw customers' session
 
     async def close(self) -> None:
-        clients = [c.sio for c in self.customers] + [c.sio for c in self.consoles]
+        closing = [c.close() for c in self.customers]
+        closing += [c.sio.disconnect() for c in self.consoles]
         with suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True),
-                TEARDOWN_TIMEOUT,
+                asyncio.gather(*closing, return_exceptions=True), TEARDOWN_TIMEOUT
             )
+        if self.http is not None:
+            await self.http.close()
 
 
 async def open_conversations(
-    url: str, cookies: list[str | None], conversations: int, params: Parameters
+    staff_url: str,
+    customer_url: str,
+    cookies: list[str | None],
+    conversations: int,
+    params: Parameters,
 ) -> Clients:
     """Connect the consoles, then the customers in batches, each batch waiting until every
     one of its conversations has been accepted (the queue stays short)."""
     assignments = Assignments()
     deliveries = Deliveries(params.max_in_flight, assignments)
-    consoles = [Console(url, cookie, deliveries) for cookie in cookies]
+    consoles = [Console(staff_url, cookie, deliveries) for cookie in cookies]
     clients = Clients(consoles, [], deliveries)
+    customers: list[Any]
+    if params.customers == "raw":
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        clients.http = aiohttp.ClientSession(connector=connector)
+        customers = [RawChatCustomer(customer_url, clients.http) for _ in range(conversations)]
+    else:
+        customers = [Customer(customer_url) for _ in range(conversations)]
     try:
         await asyncio.gather(*(console.connect() for console in consoles))
-        for batch in batches([Customer(url) for _ in range(conversations)], params.batch):
+        for batch in batches(customers, params.batch):
             clients.customers.extend(batch)
             started = await asyncio.gather(*(c.connect_and_start() for c in batch))
             await assignments.wait_accepted(started)
@@ -529,7 +735,8 @@ class Phase:
     refusals: list[str]
     misrouted: int
     seconds: float
-    server_cpu_s: float
+    node_cpu_s: list[float]
+    redis_cpu_s: float | None
     client_cpu_s: float
 
 
@@ -552,10 +759,18 @@ async def send_paced(
 
 
 async def phase(
-    clients: Clients, server: ServerProcess, count: int, first: int, params: Parameters, run: str
+    clients: Clients,
+    servers: list[ServerProcess],
+    redis_pid: int | None,
+    count: int,
+    first: int,
+    params: Parameters,
+    run: str,
 ) -> Phase:
     clients.deliveries.restart()
-    server_cpu, client_cpu, started = server.cpu_seconds(), own_cpu_seconds(), time.perf_counter()
+    node_cpu = [server.cpu_seconds() for server in servers]
+    redis_cpu = cpu_seconds(redis_pid) if redis_pid else None
+    client_cpu, started = own_cpu_seconds(), time.perf_counter()
     await send_paced(clients, count, first, params, run)
     lost = await clients.deliveries.drain()
     return Phase(
@@ -564,7 +779,8 @@ async def phase(
         refusals=list(clients.deliveries.refusals),
         misrouted=clients.deliveries.misrouted,
         seconds=time.perf_counter() - started,
-        server_cpu_s=server.cpu_seconds() - server_cpu,
+        node_cpu_s=[s.cpu_seconds() - c for s, c in zip(servers, node_cpu, strict=True)],
+        redis_cpu_s=None if redis_pid is None else cpu_seconds(redis_pid) - (redis_cpu or 0),
         client_cpu_s=own_cpu_seconds() - client_cpu,
     )
 
@@ -608,6 +824,7 @@ def summary_ms(latencies: list[float]) -> dict[str, float]:
 class Result:
     conversations: int
     system: str
+    nodes: int
     latency_ms: dict[str, float]
     messages: int
     lost: int
@@ -615,23 +832,34 @@ class Result:
     misrouted: int
     measured_s: float
     sent_per_s: float
-    server_cpu_s: float
+    server_cpu_s: float  # all nodes together
+    node_cpu_s: list[float]
+    redis_cpu_s: float | None
     client_cpu_s: float
     setup_s: float
     notes: list[str] = field(default_factory=list)
 
 
 async def measure(
-    system: str, server: ServerProcess, cookies: list[str | None], n: int, params: Parameters
+    system: str,
+    servers: list[ServerProcess],
+    cookies: list[str | None],
+    n: int,
+    params: Parameters,
+    redis_pid: int | None = None,
 ) -> Result:
+    """Customers on the first server, staff on the last (the same one for one node)."""
     setup_started = time.perf_counter()
-    clients = await open_conversations(server.url, cookies, n, params)
+    clients = await open_conversations(servers[-1].url, servers[0].url, cookies, n, params)
     setup_s = time.perf_counter() - setup_started
+    print(f"  {n} conversations accepted in {setup_s:.1f} s", file=sys.stderr, flush=True)
     run = f"{system[:5]}{n}-{secrets.token_hex(4)}"
     try:
         with collector_paused():
-            warmup = await phase(clients, server, params.warmup, 0, params, run)
-            measured = await phase(clients, server, params.messages, params.warmup, params, run)
+            warmup = await phase(clients, servers, redis_pid, params.warmup, 0, params, run)
+            measured = await phase(
+                clients, servers, redis_pid, params.messages, params.warmup, params, run
+            )
     finally:
         await clients.close()
     notes = [f"warm-up: {len(warmup.latencies)} delivered, {warmup.lost} lost"]
@@ -640,6 +868,7 @@ async def measure(
     return Result(
         conversations=n,
         system=system,
+        nodes=len(servers),
         latency_ms=summary_ms(measured.latencies),
         messages=len(measured.latencies),
         lost=measured.lost,
@@ -647,43 +876,80 @@ async def measure(
         misrouted=measured.misrouted,
         measured_s=round(measured.seconds, 3),
         sent_per_s=round(params.messages / measured.seconds, 1),
-        server_cpu_s=round(measured.server_cpu_s, 2),
+        server_cpu_s=round(sum(measured.node_cpu_s), 2),
+        node_cpu_s=[round(cpu, 2) for cpu in measured.node_cpu_s],
+        redis_cpu_s=None if measured.redis_cpu_s is None else round(measured.redis_cpu_s, 2),
         client_cpu_s=round(measured.client_cpu_s, 2),
         setup_s=round(setup_s, 1),
         notes=notes,
     )
 
 
-async def measure_porchlight(n: int, params: Parameters) -> Result:
+@asynccontextmanager
+async def deployment(
+    system: str, workdir: Path, n: int, params: Parameters, redis: RedisServer | None
+) -> AsyncIterator[list[ServerProcess]]:
+    """The servers of one system: one process, or a fleet of two on ``redis``."""
+    if params.nodes == 1:
+        single = porchlight(workdir, n, params) if system == "porchlight" else echo_server(workdir)
+        async with single as server:
+            yield [server]
+        return
+    assert redis is not None
+    if system == "porchlight":
+        async with porchlight_fleet(workdir, n, params, redis.url) as nodes:
+            yield nodes
+    else:
+        async with echo_fleet(workdir, params, redis.url) as nodes:
+            yield nodes
+
+
+async def measure_system(
+    system: str, n: int, params: Parameters, redis: RedisServer | None = None
+) -> Result:
     with tempfile.TemporaryDirectory(prefix="porchlight-bench-") as workdir:
-        async with porchlight(Path(workdir), n, params) as server:
-            emails = [staff_email(index) for index in range(params.staff)]
-            cookies: list[str | None] = list(
-                await asyncio.gather(*(sign_in(server.url, email) for email in emails))
-            )
-            return await measure("porchlight", server, cookies, n, params)
+        async with deployment(system, Path(workdir), n, params, redis) as servers:
+            cookies: list[str | None] = [None] * params.staff
+            if system == "porchlight":
+                staff_url = servers[-1].url
+                emails = [staff_email(index) for index in range(params.staff)]
+                cookies = list(
+                    await asyncio.gather(*(sign_in(staff_url, email) for email in emails))
+                )
+            redis_pid = None if redis is None else redis.pid
+            return await measure(system, servers, cookies, n, params, redis_pid)
+
+
+async def measure_porchlight(n: int, params: Parameters) -> Result:
+    return await measure_system("porchlight", n, params)
 
 
 async def measure_floor(n: int, params: Parameters) -> Result:
-    with tempfile.TemporaryDirectory(prefix="porchlight-bench-") as workdir:
-        async with echo_server(Path(workdir)) as server:
-            return await measure("floor", server, [None] * params.staff, n, params)
+    return await measure_system("floor", n, params)
 
 
 # -- reporting ------------------------------------------------------------------------------
 
 
+FLOOR = {
+    1: "bench/echo_server.py: bare python-socketio relay, same clients and load",
+    2: "two bench/echo_server.py --redis processes (python-socketio's AsyncRedisManager on the "
+    "same Redis), customers on one and staff on the other; same clients and load",
+}
+
+
 def table(results: list[Result]) -> str:
     lines = [
-        f"{'N':>6}  {'system':<11}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
-        f"{'messages':>10}{'lost':>6}{'server CPU s':>14}",
+        f"{'N':>6}  {'system':<11}{'nodes':>6}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
+        f"{'max ms':>8}{'messages':>10}{'lost':>6}{'server CPU s':>14}{'setup s':>9}",
     ]
     for r in results:
         ms = r.latency_ms
         lines.append(
-            f"{r.conversations:>6}  {r.system:<11}{ms.get('p50', math.nan):>8.2f}"
+            f"{r.conversations:>6}  {r.system:<11}{r.nodes:>6}{ms.get('p50', math.nan):>8.2f}"
             f"{ms.get('p90', math.nan):>8.2f}{ms.get('p99', math.nan):>8.2f}"
             f"{ms.get('max', math.nan):>8.2f}{r.messages:>10}{r.lost:>6}{r.server_cpu_s:>14.2f}"
+            f"{r.setup_s:>9.1f}"
         )
     return "\n".join(lines)
 
@@ -703,7 +969,10 @@ def report(results: list[Result], params: Parameters, durability: dict[str, Any]
             "load": params.load,
             "latency": "perf_counter just before the customer's emit of message.send until the "
             "assigned staff console's message.new handler runs",
-            "floor": "bench/echo_server.py: bare python-socketio relay, same clients and load",
+            "floor": FLOOR[params.nodes],
+            "topology": "one process"
+            if params.nodes == 1
+            else "customers on node a, staff on node b; one Redis channel, one database",
         },
         "results": [asdict(r) for r in results],
         # What acknowledging only after a durable commit costs, on this machine's disk.
@@ -720,6 +989,10 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
     cli.add_argument("--max-in-flight", type=int, default=8)
     cli.add_argument("--staff", type=int, default=10)
     cli.add_argument("--batch", type=int, default=50, help="customers connected at once")
+    cli.add_argument("--nodes", type=int, choices=(1, 2), default=1, help="fleet of two: 2")
+    cli.add_argument("--customers", choices=("socketio", "raw"), default="socketio")
+    cli.add_argument("--redis", help="the fleet's Redis URL (default: a private redis-server)")
+    cli.add_argument("--run-timeout", type=float, default=RUN_TIMEOUT, help="per system and N")
     cli.add_argument("--json", type=Path, help="also write the JSON report here")
     args = cli.parse_args(argv)
     params = Parameters(
@@ -730,6 +1003,10 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
         max_in_flight=args.max_in_flight,
         staff=args.staff,
         batch=args.batch,
+        nodes=args.nodes,
+        customers=args.customers,
+        run_timeout=args.run_timeout,
+        redis=args.redis,
     )
     return params, args.json
 
@@ -739,13 +1016,21 @@ async def run_all(params: Parameters) -> tuple[list[Result], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="porchlight-bench-") as workdir:
         durability = await commit_cost(Path(workdir))
     print(f"  {describe(durability)}", file=sys.stderr, flush=True)
+    # One socket per customer here, and as many in the server (which inherits the limit).
+    raise_open_files(max(params.conversations) + FD_HEADROOM)
     results = []
-    for n in params.conversations:
-        for name, measure_system in (("porchlight", measure_porchlight), ("floor", measure_floor)):
-            print(f"N={n}: {name} ...", file=sys.stderr, flush=True)
-            result = await asyncio.wait_for(measure_system(n, params), RUN_TIMEOUT)
-            print(f"  {result.latency_ms} setup {result.setup_s} s", file=sys.stderr, flush=True)
-            results.append(result)
+    with tempfile.TemporaryDirectory(prefix="porchlight-bench-redis-") as workdir:
+        async with AsyncExitStack() as stack:
+            redis = None
+            if params.nodes == 2:
+                redis = await stack.enter_async_context(redis_server(Path(workdir), params.redis))
+            for n in params.conversations:
+                for name in ("porchlight", "floor"):
+                    print(f"N={n}: {name} ...", file=sys.stderr, flush=True)
+                    measuring = measure_system(name, n, params, redis)
+                    result = await asyncio.wait_for(measuring, params.run_timeout)
+                    print(f"  {result.latency_ms}", file=sys.stderr, flush=True)
+                    results.append(result)
     return results, durability
 
 

@@ -71,6 +71,18 @@ _READ_COLUMN = {
 
 # The hot path's statements, built once (SQLAlchemy then reuses their compiled form).
 _GET_CONVERSATION = sa.select(conversations).where(conversations.c.id == sa.bindparam("id"))
+_INSERT_CONVERSATION = sa.insert(conversations)
+_OPEN_CONVERSATION_FOR = (
+    sa.select(conversations)
+    .where(
+        conversations.c.site_id == sa.bindparam("of_site"),
+        conversations.c.visitor_id == sa.bindparam("of_visitor"),
+        conversations.c.status != "ended",
+    )
+    .order_by(conversations.c.created_at.desc())
+    .limit(1)
+)
+_INSERT_EVENT = sa.insert(events)
 _BUMP_SEQ = (
     sa.update(conversations)
     .where(conversations.c.id == sa.bindparam("conversation_id"))
@@ -228,8 +240,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
         )
         values = {c.name: getattr(conversation, c.name) for c in conversations.columns}
         values["tried"] = "[]"
-        statement = sa.insert(conversations).values(values)
-        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+        await self._run(lambda conn: commit(conn, conn.execute(_INSERT_CONVERSATION, values)))
         self._site_keys[new.site.id] = new.site.key
         return conversation
 
@@ -241,17 +252,8 @@ class SqlStore(Accounts, CallStore, RoutingState):
 
     async def open_conversation_for(self, site_id: int, visitor_id: str) -> Conversation | None:
         """The visitor's newest conversation on this site that has not ended."""
-        statement = (
-            sa.select(conversations)
-            .where(
-                conversations.c.site_id == site_id,
-                conversations.c.visitor_id == visitor_id,
-                conversations.c.status != "ended",
-            )
-            .order_by(conversations.c.created_at.desc())
-            .limit(1)
-        )
-        row = await self._run(lambda conn: conn.execute(statement).first())
+        params = {"of_site": site_id, "of_visitor": visitor_id}
+        row = await self._run(lambda conn: conn.execute(_OPEN_CONVERSATION_FOR, params).first())
         return await self._conversation(row)
 
     async def list_conversations(self, statuses: tuple[Status, ...]) -> list[Conversation]:
@@ -363,15 +365,17 @@ class SqlStore(Accounts, CallStore, RoutingState):
 
     async def append_event(self, event: DomainEvent) -> None:
         """Append a domain event to the event log."""
-        statement = sa.insert(events).values(
-            kind=str(event.kind),
-            conversation_id=event.conversation_id,
-            actor=event.actor,
-            staff_id=event.staff_id,
-            detail=json.dumps(dict(event.detail), separators=(",", ":")) if event.detail else None,
-            created_at=event.at,
-        )
-        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+        values = {
+            "kind": str(event.kind),
+            "conversation_id": event.conversation_id,
+            "actor": event.actor,
+            "staff_id": event.staff_id,
+            "detail": json.dumps(dict(event.detail), separators=(",", ":"))
+            if event.detail
+            else None,
+            "created_at": event.at,
+        }
+        await self._run(lambda conn: commit(conn, conn.execute(_INSERT_EVENT, values)))
 
     async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
         """The event log in order, for one conversation or for everything."""

@@ -58,6 +58,103 @@ _RINGING = sa.exists().where(
 )
 _CONNECTED = sa.exists().where(staff_sockets.c.staff_id == staff_presence.c.staff_id)
 
+# The statements of every start, dispatch and accept, built once with bound parameters:
+# building a Core statement (and its cache key) per call cost more than running it on SQLite.
+_ON_DUTY = (staff_presence.c.status == "available", _CONNECTED, staff.c.active.is_(True))
+_STAFFING = (
+    sa.select(staff.c.max_chats, _ACTIVE_COUNT.label("active"))
+    .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
+    .where(*_ON_DUTY)
+)
+_FREE_CANDIDATES = (
+    sa.select(
+        staff,
+        staff_presence.c.status.label("presence"),
+        staff_presence.c.media,
+        staff_presence.c.idle_since,
+        _ACTIVE_COUNT.label("held"),
+        _RINGING.label("ringing"),
+    )
+    .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
+    .where(*_ON_DUTY)
+)
+# Dispatch reads the queue a page at a time, in queue order, and stops once nobody is free:
+# a long queue is not read whole for the one person who just became free.
+QUEUE_PAGE = 50
+_QUEUE_ORDER = (conversations.c.queued_at, conversations.c.id)
+_QUEUED_FIRST = (
+    sa.select(conversations)
+    .where(conversations.c.status == "queued")
+    .order_by(*_QUEUE_ORDER)
+    .limit(QUEUE_PAGE)
+)
+_ANY_QUEUED = sa.select(conversations.c.id).where(conversations.c.status == "queued").limit(1)
+_QUEUED_AFTER = _QUEUED_FIRST.where(
+    sa.or_(
+        conversations.c.queued_at > sa.bindparam("after_at"),
+        sa.and_(
+            conversations.c.queued_at == sa.bindparam("after_at"),
+            conversations.c.id > sa.bindparam("after_id"),
+        ),
+    )
+)
+_RING = (
+    sa.update(conversations)
+    .where(conversations.c.id == sa.bindparam("ring_id"), conversations.c.status == "queued")
+    .values(
+        status="ringing",
+        ringing_staff_id=sa.bindparam("ring_staff_id"),
+        ring_deadline=sa.bindparam("ring_deadline"),
+        tried=sa.bindparam("ring_tried"),
+        version=BUMP,
+    )
+    .returning(conversations)
+)
+_held = conversations.alias("held")
+_ACCEPT = (
+    sa.update(conversations)
+    .where(
+        conversations.c.id == sa.bindparam("accept_id"),
+        conversations.c.status == "ringing",
+        conversations.c.ringing_staff_id == sa.bindparam("member_id"),
+        sa.select(sa.func.count())
+        .select_from(_held)
+        .where(_held.c.status == "active", _held.c.assignee_id == sa.bindparam("member_id"))
+        .scalar_subquery()
+        < sa.bindparam("max_chats"),
+    )
+    .values(
+        status="active",
+        assignee_id=sa.bindparam("member_id"),
+        ringing_staff_id=None,
+        ring_deadline=None,
+        tried="[]",
+        accepted_at=sa.bindparam("now"),
+        version=BUMP,
+    )
+    .returning(conversations)
+)
+_BUSY_SINCE = (
+    sa.update(staff_presence)
+    .where(staff_presence.c.staff_id == sa.bindparam("member_id"))
+    .values(idle_since=sa.bindparam("now"))
+)
+_WAITING = (
+    sa.select(conversations)
+    .where(conversations.c.status.in_(("queued", "ringing")))
+    .order_by(*_QUEUE_ORDER)
+)
+_AHEAD = sa.select(sa.func.count()).where(
+    conversations.c.status.in_(("queued", "ringing")),
+    sa.or_(
+        conversations.c.queued_at < sa.bindparam("at"),
+        sa.and_(
+            conversations.c.queued_at == sa.bindparam("at"),
+            conversations.c.id < sa.bindparam("conversation_id"),
+        ),
+    ),
+)
+
 
 def _ids(text: str | None) -> tuple[int, ...]:
     return tuple(int(value) for value in json.loads(text)) if text else ()
@@ -260,12 +357,7 @@ class RoutingState:
 
     async def staffing(self, now: float) -> Staffing:
         """Connected, available staff and their free and total chat slots."""
-        statement = (
-            sa.select(staff.c.max_chats, _ACTIVE_COUNT.label("active"))
-            .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
-            .where(staff_presence.c.status == "available", _CONNECTED, staff.c.active.is_(True))
-        )
-        rows = await self._run(lambda conn: conn.execute(statement).all())
+        rows = await self._run(lambda conn: conn.execute(_STAFFING).all())
         return Staffing(
             serving=len(rows),
             open_slots=sum(max(0, row.max_chats - row.active) for row in rows),
@@ -280,39 +372,43 @@ class RoutingState:
         def work(conn: Connection) -> list[tuple[AnyRow, int]]:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(DISPATCH_LOCK)))
+            # Nothing waits (an accept or a presence change with the queue empty): whom to
+            # ring need not be worked out, which costs a count per staff member on duty.
+            if conn.execute(_ANY_QUEUED).first() is None:
+                conn.rollback()
+                return []
             free = _free_candidates(conn)
             if not free:
                 conn.rollback()
                 return []
-            queued = conn.execute(
-                sa.select(conversations)
-                .where(conversations.c.status == "queued")
-                .order_by(conversations.c.queued_at, conversations.c.id)
-            ).all()
             rung: list[tuple[AnyRow, int]] = []
-            for row in queued:
-                if not free:
+            page = conn.execute(_QUEUED_FIRST).all()
+            while free and page:
+                for row in page:
+                    if not free:
+                        break
+                    choice = choose(_bare_conversation(row), free)
+                    if choice is None:
+                        continue
+                    staff_id, tried = choice
+                    ringing = conn.execute(
+                        _RING,
+                        {
+                            "ring_id": row.id,
+                            "ring_staff_id": staff_id,
+                            "ring_deadline": now + ring_timeout,
+                            "ring_tried": _json(tried),
+                        },
+                    ).first()
+                    if ringing is not None:
+                        rung.append((ringing, staff_id))
+                        free = [c for c in free if c.member.id != staff_id]
+                if not free or len(page) < QUEUE_PAGE:
                     break
-                conversation = _bare_conversation(row)
-                choice = choose(conversation, free)
-                if choice is None:
-                    continue
-                staff_id, tried = choice
-                ringing = conn.execute(
-                    sa.update(conversations)
-                    .where(conversations.c.id == row.id, conversations.c.status == "queued")
-                    .values(
-                        status="ringing",
-                        ringing_staff_id=staff_id,
-                        ring_deadline=now + ring_timeout,
-                        tried=_json(tried),
-                        version=BUMP,
-                    )
-                    .returning(conversations)
-                ).first()
-                if ringing is not None:
-                    rung.append((ringing, staff_id))
-                    free = [c for c in free if c.member.id != staff_id]
+                last = page[-1]
+                page = conn.execute(
+                    _QUEUED_AFTER, {"after_at": last.queued_at, "after_id": last.id}
+                ).all()
             conn.commit()
             return rung
 
@@ -328,41 +424,17 @@ class RoutingState:
         self, conversation_id: str, member: StaffMember, now: float
     ) -> Conversation | None:
         """``ringing`` for ``member`` → ``active``, if they have capacity (one statement)."""
-        held = conversations.alias("held")
-        active = (
-            sa.select(sa.func.count())
-            .select_from(held)
-            .where(held.c.status == "active", held.c.assignee_id == member.id)
-            .scalar_subquery()
-        )
-        statement = (
-            sa.update(conversations)
-            .where(
-                conversations.c.id == conversation_id,
-                conversations.c.status == "ringing",
-                conversations.c.ringing_staff_id == member.id,
-                active < member.max_chats,
-            )
-            .values(
-                status="active",
-                assignee_id=member.id,
-                ringing_staff_id=None,
-                ring_deadline=None,
-                tried="[]",
-                accepted_at=now,
-                version=BUMP,
-            )
-            .returning(conversations)
-        )
+        params = {
+            "accept_id": conversation_id,
+            "member_id": member.id,
+            "max_chats": member.max_chats,
+            "now": now,
+        }
 
         def work(conn: Connection) -> AnyRow | None:
-            row = conn.execute(statement).first()
+            row = conn.execute(_ACCEPT, params).first()
             if row is not None:
-                conn.execute(
-                    sa.update(staff_presence)
-                    .where(staff_presence.c.staff_id == member.id)
-                    .values(idle_since=now)
-                )
+                conn.execute(_BUSY_SINCE, {"member_id": member.id, "now": now})
             conn.commit()
             return row
 
@@ -492,29 +564,15 @@ class RoutingState:
 
     async def waiting(self) -> list[Conversation]:
         """Queued and ringing conversations, first come first served."""
-        statement = (
-            sa.select(conversations)
-            .where(conversations.c.status.in_(("queued", "ringing")))
-            .order_by(conversations.c.queued_at, conversations.c.id)
-        )
-        rows = await self._run(lambda conn: conn.execute(statement).all())
+        rows = await self._run(lambda conn: conn.execute(_WAITING).all())
         return await self._conversations(rows)
 
     async def queue_position(self, conversation: Conversation) -> int | None:
         """1 for the first waiting conversation; None when this one is not waiting."""
         if conversation.status not in ("queued", "ringing"):
             return None
-        ahead = sa.select(sa.func.count()).where(
-            conversations.c.status.in_(("queued", "ringing")),
-            sa.or_(
-                conversations.c.queued_at < conversation.queued_at,
-                sa.and_(
-                    conversations.c.queued_at == conversation.queued_at,
-                    conversations.c.id < conversation.id,
-                ),
-            ),
-        )
-        count = await self._run(lambda conn: conn.scalar(ahead))
+        params = {"at": conversation.queued_at, "conversation_id": conversation.id}
+        count = await self._run(lambda conn: conn.scalar(_AHEAD, params))
         return int(count or 0) + 1
 
 
@@ -540,18 +598,7 @@ def _start_grace(conn: Connection, staff_id: int, now: float, grace: float) -> b
 
 def _free_candidates(conn: Connection) -> list[Candidate]:
     """Connected, available staff who are not being rung and have a free chat slot."""
-    rows = conn.execute(
-        sa.select(
-            staff,
-            staff_presence.c.status.label("presence"),
-            staff_presence.c.media,
-            staff_presence.c.idle_since,
-            _ACTIVE_COUNT.label("held"),
-            _RINGING.label("ringing"),
-        )
-        .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
-        .where(staff_presence.c.status == "available", _CONNECTED, staff.c.active.is_(True))
-    ).all()
+    rows = conn.execute(_FREE_CANDIDATES).all()
     candidates = [
         Candidate(
             member=staff_from_row(row._mapping),

@@ -89,6 +89,8 @@ conversations = sa.Table(
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),
+    # A staff member's active conversations: counted on every dispatch, accept and staffing.
+    sa.Index(None, "assignee_id", "status"),
     # recent_handling_seconds reads the newest ended conversations.
     sa.Index(None, "ended_at"),
 )

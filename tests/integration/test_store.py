@@ -57,12 +57,25 @@ async def test_migration_creates_all_tables(database_url: str) -> None:
                     for name in sa.inspect(sync).get_table_names()
                 }
             )
+            indexes = await conn.run_sync(
+                lambda sync: {
+                    name: {
+                        (i["name"], tuple(i["column_names"]))
+                        for i in sa.inspect(sync).get_indexes(name)
+                        # PostgreSQL lists the index behind each unique constraint too.
+                        if not i.get("duplicates_constraint")
+                    }
+                    for name in sa.inspect(sync).get_table_names()
+                }
+            )
             version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     finally:
         await engine.dispose()
     # the migrations build exactly the schema server/tables.py declares
     for name, table in metadata.tables.items():
         assert columns[name] == {c.name for c in table.columns}, name
+        declared = {(i.name, tuple(c.name for c in i.columns)) for i in table.indexes}
+        assert indexes[name] == declared, name
     # one chain of migrations, and the database is at its head
     (head,) = ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
     assert version == head

@@ -7,7 +7,8 @@ import asyncio
 
 from server.auth import hash_password
 from server.store import SqlStore
-from signaling.ports import Conversation, NewConversation, StaffMember
+from server.store_routing import QUEUE_PAGE
+from signaling.ports import Changes, Conversation, NewConversation, StaffMember
 from signaling.staffing import choose
 from tests.integration.test_store import NOW, make_site
 
@@ -68,6 +69,39 @@ async def test_concurrent_dispatches_never_ring_twice(store: SqlStore) -> None:
     assert len(rings) == 4
     assert len({r.conversation.id for r in rings}) == 4
     assert len({r.staff_id for r in rings}) == 4
+
+
+async def test_dispatch_with_nobody_waiting_rings_nobody(store: SqlStore) -> None:
+    ana = await make_staff(store, "Ana")
+    await on_duty(store, ana)
+    assert await store.dispatch(NOW, 20.0, choose) == []
+    (first,) = await waiting(store, 1)
+    (ring,) = await store.dispatch(NOW, 20.0, choose)
+    assert (ring.conversation.id, ring.staff_id) == (first.id, ana.id)
+    active = await store.accept_ring(first.id, ana, NOW)
+    assert active is not None and active.status == "active"
+    assert await store.dispatch(NOW, 20.0, choose) == []
+
+
+async def test_dispatch_reads_past_the_first_page_of_the_queue(store: SqlStore) -> None:
+    """The queue is read a page at a time: conversations nobody free can take (video, for
+    someone without a camera) do not hide the one behind them, across a page boundary that
+    falls inside a run of equal ``queued_at``."""
+    ana = await make_staff(store, "Ana")
+    await on_duty(store, ana)
+    site = await make_site(store)
+    made = [
+        await store.create_conversation(
+            NewConversation(site=site, visitor_id=f"visitor-{n}", channel="video"), NOW
+        )
+        for n in range(QUEUE_PAGE + 10)
+    ]
+    in_order = sorted(made, key=lambda c: c.id)  # one queued_at: the queue is in id order
+    late = in_order[QUEUE_PAGE + 5]
+    await store.update_conversation(late.id, Changes(extra={"channel": "chat"}))
+    (ring,) = await store.dispatch(NOW, 20.0, choose)
+    assert (ring.conversation.id, ring.staff_id) == (late.id, ana.id)
+    assert await store.dispatch(NOW, 20.0, choose) == []
 
 
 async def test_only_the_rung_person_with_capacity_accepts(store: SqlStore) -> None:
