@@ -370,7 +370,10 @@ class Router:
         """Fire whatever is due, on any node: a heartbeat for this node, the sockets of dead
         nodes, rings past their deadline, grace periods that ran out."""
         now = self.clock.now()
-        await self.routing.heartbeat(self.node_id, now)
+        if not await self.routing.heartbeat(self.node_id, now):
+            # Taken for dead, yet here: its consoles count again before their grace runs out.
+            for sid, member in await self.staff.forgotten():
+                await self.staff_connected(member, sid)
         orphaned = await self.routing.forget_nodes(
             now, self.policy.grace_period, before=now - self.policy.node_timeout
         )
