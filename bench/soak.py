@@ -165,6 +165,7 @@ async def soak(p: Parameters, shared_pg: str | None, logs: Path | None) -> dict[
             faults, notes = plan_faults(p, postgres.restartable)
             log(f"{len(faults)} faults: {', '.join(f.kind + ':' + f.target for f in faults)}")
             started = time.monotonic()
+            load_before = os.getloadavg()
             injector = Injector(fleet, started)
             injecting = asyncio.create_task(injector.run(faults))
             written = await drive(fleet, injector)
@@ -180,6 +181,8 @@ async def soak(p: Parameters, shared_pg: str | None, logs: Path | None) -> dict[
                     "nproc": os.cpu_count(),
                     "python": platform.python_version(),
                     "platform": platform.platform(),
+                    # The machine is shared: how busy it was (1, 5, 15 min), start and end.
+                    "load_average": [list(load_before), list(os.getloadavg())],
                 },
                 "parameters": asdict(p),
                 "postgres": "shared " + shared_pg if shared_pg else "private (initdb, pg_ctl)",
@@ -237,9 +240,8 @@ def table(report: dict[str, Any]) -> str:
                 f"{storm.get('p95', '-'):>8}{storm.get('max', '-'):>8}"
             )
         if "hints_resumed_ms" in row:
-            lines.append(
-                f"{'  cross-node hints back after (ms)':<36}{row['hints_resumed_ms']['values']}"
-            )
+            values = row["hints_resumed_ms"]["values"]
+            lines.append(f"  cross-node hints back both ways after (ms): {values}")
     a = report["account"]
     lines += [
         "",

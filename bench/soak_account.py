@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 from soak_fleet import Fleet, settle
-from soak_link import View
+from soak_link import Acked, View
 from soak_services import Postgres
 
 DB_RETRIES = 20
@@ -80,7 +80,14 @@ async def read_stored(postgres: Postgres, database: str) -> Stored:
     raise AssertionError("unreachable")
 
 
-def tally(fleet: Fleet, stored: Stored) -> Tally:
+async def check(fleet: Fleet) -> Tally:
+    """Read the database and hold it against what was acknowledged before the read began
+    (a message acknowledged during the read may be missing from what it saw)."""
+    acked = dict(fleet.journal.acked)
+    return tally(fleet, await read_stored(fleet.postgres, fleet.database), acked)
+
+
+def tally(fleet: Fleet, stored: Stored, acked: dict[str, Acked]) -> Tally:
     journal = fleet.journal
     rows = stored.messages
     ours = [row for row in rows if row["client_msg_id"] in journal.sent]
@@ -89,11 +96,10 @@ def tally(fleet: Fleet, stored: Stored) -> Tally:
         by_id.setdefault(row["client_msg_id"], []).append(row)
     bodies = Counter(row["body"] for row in ours)
     lost = []
-    for client_msg_id, acked in journal.acked.items():
+    for client_msg_id, ack in acked.items():
         found = by_id.get(client_msg_id, [])
         if not any(
-            (r["conversation_id"], r["seq"], r["body"])
-            == (acked.conversation_id, acked.seq, acked.body)
+            (r["conversation_id"], r["seq"], r["body"]) == (ack.conversation_id, ack.seq, ack.body)
             for r in found
         ):
             lost.append(client_msg_id)
@@ -109,11 +115,11 @@ def tally(fleet: Fleet, stored: Stored) -> Tally:
         if found != list(range(1, len(found) + 1)):
             gaps.append(conversation_id)
     return Tally(
-        acknowledged=len(journal.acked),
+        acknowledged=len(acked),
         stored=len(ours),
         lost=lost,
         duplicated=duplicated,
-        stored_unacknowledged=sum(1 for cid in by_id if cid not in journal.acked),
+        stored_unacknowledged=sum(1 for cid in by_id if cid not in acked),
         gaps=gaps,
         requeued=sum(1 for r in rows if r["kind"] == "system" and r["body"] == "requeued"),
         forgotten=[
@@ -173,9 +179,10 @@ async def finish(fleet: Fleet) -> dict[str, Any]:
         for seq, seen in view.items()
         if seq not in held_before.get((who, conversation_id), {})
     ]
+    acked = dict(fleet.journal.acked)
     database = await read_stored(fleet.postgres, fleet.database)
     rows = database.messages
-    account = tally(fleet, database)
+    account = tally(fleet, database, acked)
     stored: dict[str, dict[int, tuple[str | None, str, str]]] = {}
     for row in rows:
         stored.setdefault(row["conversation_id"], {})[row["seq"]] = (

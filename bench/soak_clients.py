@@ -7,7 +7,6 @@ view, as in the apps.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import socketio
@@ -78,9 +77,7 @@ class Customer(Link):
         message = data["message"]
         if message["conversation_id"] != self.conversation_id:
             return
-        origin = self.journal.sent.get(message.get("client_msg_id") or "")
-        if origin is not None and origin.node != self.node:
-            self.journal.cross_hints.append(time.monotonic())
+        self.journal.hint(self.journal.sent.get(message.get("client_msg_id") or ""), self.node)
         self.receive(message)
 
     def receive(self, message: dict[str, Any]) -> None:
@@ -253,9 +250,7 @@ class Console(Link):
         conversation_id = message["conversation_id"]
         if conversation_id not in self.mine:
             return
-        origin = self.journal.sent.get(message.get("client_msg_id") or "")
-        if origin is not None and origin.node != self.node:
-            self.journal.cross_hints.append(time.monotonic())
+        self.journal.hint(self.journal.sent.get(message.get("client_msg_id") or ""), self.node)
         view = self.view(conversation_id)
         if message["seq"] > view.through + 1:
             self.spawn(self.catch_up(conversation_id))

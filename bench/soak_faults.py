@@ -10,11 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from soak_account import read_stored, tally
+from soak_account import check
 from soak_fleet import KINDS, LABELS, SHOP, SITE_KEY, Fleet, Parameters, log, summary_ms
 from soak_link import Link
 from soak_storm import Storm
 
+DIRECTIONS = ("a->b", "b->a")
 SETTLE = 10.0  # at least this long between one fault's recovery and the next fault
 
 # -- faults ---------------------------------------------------------------------------------
@@ -69,7 +70,9 @@ class FaultResult:
     reconnect_ms: dict[str, int]
     reconnect_s: list[float]
     errors_after_back: int
+    # Redis: until cross-node hints were heard again both ways (the later of the two).
     hints_resumed_ms: int | None = None
+    hints_by_direction_ms: dict[str, int] = field(default_factory=dict)
     storm: dict[str, Any] | None = None
     check: dict[str, int] = field(default_factory=dict)
     note: str = ""
@@ -108,7 +111,7 @@ class Injector:
             f"errors after back {r.errors_after_back}"
         )
         if r.hints_resumed_ms is not None:
-            text += f", cross-node hints back after {r.hints_resumed_ms} ms"
+            text += f", cross-node hints back both ways after {r.hints_by_direction_ms} ms"
         if r.storm:
             text += f", storm {r.storm}"
         return f"{text}; {r.check}{'; ' + r.note if r.note else ''}"
@@ -136,7 +139,7 @@ class Injector:
             if storm is not None:
                 await storm.stop()
         result.note = note
-        result.check = tally(fleet, await read_stored(fleet.postgres, fleet.database)).line()
+        result.check = (await check(fleet)).line()
         return result
 
     async def inject(self, fault: Fault) -> str:
@@ -190,22 +193,23 @@ class Injector:
             at = bisect_left(link.oks, back)
             return link.oks[at] - back if at < len(link.oks) else None
 
-        hints_back: float | None = None
+        hints_back: dict[str, float] = {}  # direction → first cross-node hint after back
         storm_backs: list[float] = []
         storm_open = 0
         deadline = back + p.recover_timeout
         while time.monotonic() < deadline:
             pending = [link for link in affected if recovered(link) is None]
-            if fault.kind == "redis" and hints_back is None:
-                at = bisect_left(fleet.journal.cross_hints, back)
-                if at < len(fleet.journal.cross_hints):
-                    hints_back = fleet.journal.cross_hints[at] - back
+            for direction in DIRECTIONS if fault.kind == "redis" else ():
+                heard = fleet.journal.cross_hints.get(direction, [])
+                at = bisect_left(heard, back)
+                if direction not in hints_back and at < len(heard):
+                    hints_back[direction] = heard[at] - back
             if storm is not None:
                 report = await storm.report()
                 storm_backs.extend(report["backs"])
                 storm_open = report["open"]
             storm_done = storm is None or storm_open >= p.storm_sockets
-            hints_done = fault.kind != "redis" or hints_back is not None
+            hints_done = fault.kind != "redis" or len(hints_back) == len(DIRECTIONS)
             if not pending and storm_done and hints_done:
                 break
             await asyncio.sleep(0.25)
@@ -233,7 +237,12 @@ class Injector:
             reconnect_ms=summary_ms(times),
             reconnect_s=[round(t, 3) for t in times],
             errors_after_back=errors,
-            hints_resumed_ms=None if hints_back is None else round(hints_back * 1000),
+            hints_resumed_ms=(
+                round(max(hints_back.values()) * 1000)
+                if len(hints_back) == len(DIRECTIONS)
+                else None
+            ),
+            hints_by_direction_ms={d: round(t * 1000) for d, t in hints_back.items()},
             storm=storm_figures,
         )
 

@@ -100,7 +100,9 @@ class Journal:
     refused: dict[str, str] = field(default_factory=dict)  # client_msg_id → final error code
     # An ok acknowledgement whose message differs from the first one for the same id.
     ack_conflicts: list[str] = field(default_factory=list)
-    cross_hints: list[float] = field(default_factory=list)  # message.new from the other node
+    # The times of message.new hints from a client on the other node, by direction
+    # ("a->b": sent on node A, heard on node B).
+    cross_hints: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # unexpected refusals of non-messages
 
     def acknowledged(self, item: Item, message: dict[str, Any], at: float) -> None:
@@ -111,6 +113,11 @@ class Journal:
             )
         elif (first.conversation_id, first.seq) != (message["conversation_id"], message["seq"]):
             self.ack_conflicts.append(item.client_msg_id)
+
+    def hint(self, item: Item | None, node: str) -> None:
+        """A ``message.new`` for ``item`` (if the bench sent it) reached a client on ``node``."""
+        if item is not None and item.node != node:
+            self.cross_hints.setdefault(f"{item.node}->{node}", []).append(time.monotonic())
 
     def error(self, who: str, event: str, ack: Ack) -> None:
         if len(self.errors) < 200:
