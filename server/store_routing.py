@@ -218,18 +218,21 @@ class RoutingState:
 
     # -- nodes and sockets ---------------------------------------------------------------
 
-    async def heartbeat(self, node_id: str, now: float) -> None:
-        """Record that this node is alive (creating its row on first call)."""
+    async def heartbeat(self, node_id: str, now: float) -> bool:
+        """Record that this node is alive; whether its row was there (False: the first
+        beat, or the other nodes forgot this node; the row is made again)."""
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> bool:
             updated = conn.execute(
                 sa.update(nodes).where(nodes.c.id == node_id).values(heartbeat_at=now)
             )
-            if updated.rowcount == 0:
+            existed = updated.rowcount > 0
+            if not existed:
                 conn.execute(sa.insert(nodes).values(id=node_id, started_at=now, heartbeat_at=now))
             conn.commit()
+            return existed
 
-        await self._run(work)
+        return await self._run(work)
 
     async def forget_nodes(
         self, now: float, grace: float, *, before: float | None = None, node_id: str | None = None

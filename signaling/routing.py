@@ -379,7 +379,11 @@ class Router:
         if not self.alone:
             # Only other nodes read heartbeats; a lone node writes nothing when nothing is
             # due (on SQLite a write every second would also wait on any other writer).
-            await self.routing.heartbeat(self.node_id, now)
+            if not await self.routing.heartbeat(self.node_id, now):
+                # Taken for dead, yet here: its consoles count again before their grace runs
+                # out.
+                for sid, member in await self.staff.forgotten():
+                    await self.staff_connected(member, sid)
             orphaned = await self.routing.forget_nodes(
                 now, self.policy.grace_period, before=now - self.policy.node_timeout
             )

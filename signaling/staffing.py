@@ -78,6 +78,7 @@ class Staff:
         self.node_id = node_id
         self.grace = grace
         self._names: dict[int, str] = {}
+        self._consoles: dict[str, StaffMember] = {}  # this node's console sockets
 
     def remember(self, member: StaffMember) -> None:
         self._names[member.id] = member.name
@@ -97,13 +98,30 @@ class Staff:
     async def connected(self, member: StaffMember, sid: str) -> Presence:
         """A console socket of ``member`` connected to this node; a grace period stops."""
         self.remember(member)
+        self._consoles[sid] = member
         presence = await self.routing.attach_socket(self.node_id, sid, member, self.clock.now())
         log.info("staff %s connected on node %s", member.id, self.node_id)
         return presence
 
+    async def forgotten(self) -> list[tuple[str, StaffMember]]:
+        """This node's console sockets that the store no longer holds, with their staff
+        members. They are forgotten when the other nodes took this node for dead (it did
+        not beat for longer than the node timeout: stopped, starved, or cut off from the
+        database) and started their staff's grace; they are still connected here, and
+        attaching them again (``connected``) cancels the grace before anything is requeued."""
+        lost = []
+        for sid, member in list(self._consoles.items()):
+            if sid not in await self.routing.sockets_of(member.id):
+                lost.append((sid, member))
+        log.warning(
+            "node %s was taken for dead; %d console sockets rejoin", self.node_id, len(lost)
+        )
+        return lost
+
     async def disconnected(self, sid: str) -> Departure | None:
         """A console socket closed. When it was the staff member's last anywhere, their
         rings are to be withdrawn and (if they hold conversations) their grace starts."""
+        self._consoles.pop(sid, None)
         presence = await self.routing.detach_socket(self.node_id, sid, self.clock.now(), self.grace)
         if presence is None or presence.connected:
             return None

@@ -447,8 +447,10 @@ class MemoryStore:
             row.grace_until = now + grace
         return True
 
-    async def heartbeat(self, node_id: str, now: float) -> None:
+    async def heartbeat(self, node_id: str, now: float) -> bool:
+        existed = node_id in self.nodes
         self.nodes[node_id] = now
+        return existed
 
     async def forget_nodes(
         self, now: float, grace: float, *, before: float | None = None, node_id: str | None = None

@@ -93,8 +93,10 @@ class RoutingStore(Protocol):
     those that ring or requeue are compare-and-set, so two nodes acting at once cannot both
     win."""
 
-    async def heartbeat(self, node_id: str, now: float) -> None:
-        """Record that this node is alive (creating its row on first call)."""
+    async def heartbeat(self, node_id: str, now: float) -> bool:
+        """Record that this node is alive; whether its row was there. False on the first
+        call, and after the other nodes took this node for dead (no beat for longer than
+        the node timeout) and forgot its console sockets; the row is made again."""
         ...
 
     async def forget_nodes(

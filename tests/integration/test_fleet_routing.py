@@ -5,6 +5,8 @@ which node a customer or a console is connected to, and a node that dies loses n
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import aiohttp
 import pytest
 
 from server.auth import SESSION_COOKIE
+from signaling.ports import Presence
 from tests.cluster import customer_on, running_cluster, staff_on
 from tests.support import Peer, login, until
 
@@ -130,6 +133,51 @@ async def test_a_killed_node_starts_the_grace_and_the_other_node_requeues(
         await ben.wait_for("ring", rung_for(cid))
         accepted = await ben.ok("ring.accept", {"conversation_id": cid})
         assert [m["body"] for m in accepted["messages"]] == ["joined", "requeued", "joined"]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+    """Poll an async condition until it holds (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_node_frozen_past_the_node_timeout_gets_its_consoles_back_when_thawed(
+    tmp_path: Path, clients: list[Peer]
+) -> None:
+    async with running_cluster(tmp_path) as cluster:
+        node_a, node_b = await cluster.start("a", "b", node_timeout="2", grace_period="30")
+        await cluster.add_site()
+        member = await cluster.add_staff("Ana")
+        ana = await staff_on(node_a, member)
+        clients.append(ana)
+        visitor, cid = await ask(node_b, clients)
+        await ana.wait_for("ring", rung_for(cid))
+        await ana.ok("ring.accept", {"conversation_id": cid})
+
+        async with cluster.store() as store:
+
+            async def presence() -> Presence:
+                return await store.get_presence(member, time.time())
+
+            node_a.freeze()  # SIGSTOP: node B soon takes node A for dead
+            await eventually(
+                lambda: _holds(presence(), lambda p: p.grace_until is not None),
+                "node B to start Ana's grace",
+            )
+            node_a.thaw()
+            await eventually(
+                lambda: _holds(presence(), lambda p: p.connected and p.grace_until is None),
+                "Ana's console to count again, her grace cancelled",
+            )
+        reply = {"conversation_id": cid, "client_msg_id": "after-thaw-01", "body": "still here"}
+        await ana.ok("message.send", reply)
+        await visitor.wait_for("message.new", lambda d: d["message"]["body"] == "still here")
+
+
+async def _holds(value: Awaitable[Presence], condition: Callable[[Presence], bool]) -> bool:
+    return condition(await value)
 
 
 async def test_call_signaling_crosses_nodes(tmp_path: Path, clients: list[Peer]) -> None:

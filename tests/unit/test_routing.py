@@ -173,6 +173,31 @@ async def test_a_node_that_stops_beating_loses_its_consoles() -> None:
     assert world.status(conversation) == "queued"
 
 
+async def test_a_node_taken_for_dead_brings_its_consoles_back_when_it_beats_again() -> None:
+    """A node stopped (SIGSTOP) past the node timeout is forgotten by the others, which start
+    its staff's grace; when it runs again its consoles are still connected to it, so they
+    count again and nothing is requeued."""
+    world = World()
+    node_b = world.node("node-b")
+    ana = await world.on_duty("Ana", router=node_b)
+    conversation = await world.ask()
+    await node_b.accept(ana, conversation.id)
+    await node_b.sweep()
+    world.clock.time += 11  # node-b is frozen: no beat, no disconnect
+    await world.router.sweep()
+    assert world.store.presence[ana.id].grace_until is not None
+    assert not (await world.store.get_presence(ana, world.clock.now())).connected
+
+    await node_b.sweep()  # thawed: it beats again
+    presence = await world.store.get_presence(ana, world.clock.now())
+    assert presence.connected and presence.grace_until is None
+    world.clock.time += 31
+    await world.router.sweep()
+    assert world.status(conversation) == "active"
+    await node_b.sweep()  # and once back, nothing is attached twice
+    assert await world.store.sockets_of(ana.id) == [f"sid-{ana.id}"]
+
+
 async def test_a_surge_costs_one_small_staff_event_per_change() -> None:
     world = World()
     member = world.store.add_staff("Away")
