@@ -73,6 +73,7 @@ _STAFF = (
     staff.c.max_chats,
 )
 # Built once: these run on every socket connect and every staff event.
+_GET_SITE = sa.select(*_SITE).where(sites.c.key == sa.bindparam("site_key"))
 _GET_STAFF = sa.select(*_STAFF).where(staff.c.id == sa.bindparam("id"))
 _GET_SESSION = (
     sa.select(*_STAFF, staff_sessions.c.csrf_token)
@@ -100,8 +101,8 @@ class Accounts:
 
     async def get_site(self, key: str) -> Site | None:
         """The site with this public key."""
-        statement = sa.select(*_SITE).where(sites.c.key == key)
-        row = await self._run(lambda conn: conn.execute(statement).first())
+        params = {"site_key": key}
+        row = await self._run(lambda conn: conn.execute(_GET_SITE, params).first())
         if row is None:
             return None
         self._site_keys[row.id] = row.key
