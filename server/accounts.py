@@ -86,12 +86,20 @@ _GET_SESSION = (
 )
 
 
+SITE_TTL = 5.0
+SITE_CACHE_SIZE = 10_000
+
+
 class Accounts:
     """Sites, staff members and their sign-in sessions. Each method is one transaction."""
 
     # Site keys never change, so a conversation's ``site_key`` can come from here instead of
     # a join on every read.
     _site_keys: dict[int, str]
+    # Every customer connect, frame and pre-call check looks its site up: a few seconds'
+    # cache keeps that off the database (a reconnect storm would queue on the pool). A change
+    # made on this node drops the entry at once; other nodes see it within SITE_TTL.
+    _sites: dict[str, tuple[float, Site]]
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on a connection of its own; ``work`` commits what it writes."""
@@ -100,13 +108,22 @@ class Accounts:
     # -- sites ---------------------------------------------------------------------------
 
     async def get_site(self, key: str) -> Site | None:
-        """The site with this public key."""
+        """The site with this public key (at most ``SITE_TTL`` seconds old)."""
+        now = time.monotonic()
+        cached = self._sites.get(key)
+        if cached is not None and now - cached[0] < SITE_TTL:
+            return cached[1]
         params = {"site_key": key}
         row = await self._run(lambda conn: conn.execute(_GET_SITE, params).first())
         if row is None:
+            self._sites.pop(key, None)
             return None
         self._site_keys[row.id] = row.key
-        return site_from_row(row._mapping)
+        site = site_from_row(row._mapping)
+        if len(self._sites) >= SITE_CACHE_SIZE:
+            self._sites.clear()
+        self._sites[key] = (now, site)
+        return site
 
     async def site_key(self, site_id: int) -> str:
         """The public key of the site with this id (cached). Raises ``KeyError`` if none."""
@@ -181,6 +198,7 @@ class Accounts:
             return await self.get_site(key)
         statement = sa.update(sites).where(sites.c.key == key).values(values).returning(*_SITE)
         row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        self._sites.pop(key, None)
         return site_from_row(row._mapping) if row is not None else None
 
     # -- staff ---------------------------------------------------------------------------

@@ -154,6 +154,7 @@ class SqlStore(Accounts, CallStore, RoutingState):
     def __init__(self, database: SqliteDatabase | PostgresDatabase) -> None:
         self._database = database
         self._site_keys = {}
+        self._sites = {}
         self.dialect: str = database.engine.dialect.name
 
     @classmethod

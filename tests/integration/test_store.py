@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from server.accounts import SITE_TTL, commit
 from server.migrate import alembic_config, migrate
 from server.store import DuplicateError, SqlStore
 from server.tables import metadata
@@ -405,3 +406,19 @@ async def test_every_change_of_a_conversation_bumps_its_version(store: SqlStore)
         )
     )
     assert sorted(c.version for c in concurrent if c is not None) == list(range(4, 14))
+
+
+async def test_sites_are_read_through_a_short_cache(store: SqlStore) -> None:
+    site = await make_site(store)
+    assert await store.get_site(site.key) == site
+    # Changed behind this store's back (another node): seen once the cache entry is old.
+    statement = sa.text("UPDATE sites SET greeting = 'Changed' WHERE key = :key")
+    await store._run(lambda conn: commit(conn, conn.execute(statement, {"key": site.key})))
+    assert (await store.get_site(site.key)) == site
+    store._sites[site.key] = (store._sites[site.key][0] - SITE_TTL, site)
+    changed = await store.get_site(site.key)
+    assert changed is not None and changed.greeting == "Changed"
+    # Changed through this store: seen at once.
+    await store.update_site(site.key, greeting="Again")
+    again = await store.get_site(site.key)
+    assert again is not None and again.greeting == "Again"
