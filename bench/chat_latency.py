@@ -68,7 +68,7 @@ STAFF_PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway account in a 
 SECRET_KEY = secrets.token_urlsafe(48)
 BODY = "Hello! Does the brass desk lamp come with a warm white bulb?"
 LIMITED_KINDS = ("CONNECTION", "CONVERSATION", "MESSAGE", "TYPING", "PRECHECK")
-UNLIMITED = "1000000/second,1000000/second,1000000/second"
+UNLIMITED = "1000000/{window},1000000/{window},1000000/{window}"
 
 CUSTOMER_NS = "/customer"
 STAFF_NS = "/staff"
@@ -105,6 +105,7 @@ class Parameters:
     customers: str = "socketio"
     run_timeout: float = RUN_TIMEOUT
     redis: str | None = None
+    limit_window: str = "second"
 
     @property
     def load(self) -> str:
@@ -243,11 +244,14 @@ async def seed(database_url: str, staff: int, max_chats: int) -> None:
         await store.close()
 
 
-def unlimited() -> dict[str, str]:
+def unlimited(window: str = "second") -> dict[str, str]:
     """Settings that lift the limits per client address: every client of a benchmark comes
-    from 127.0.0.1, one address (and its ten staff sign in at once)."""
+    from 127.0.0.1, one address (and its ten staff sign in at once). ``window`` "minute"
+    keeps the shipped limits' windows (and so as many live counters as production holds),
+    only with counts never reached."""
+    rates = UNLIMITED.format(window=window)
     return {
-        **{f"PORCHLIGHT_{kind}_LIMITS": UNLIMITED for kind in LIMITED_KINDS},
+        **{f"PORCHLIGHT_{kind}_LIMITS": rates for kind in LIMITED_KINDS},
         "PORCHLIGHT_SOCKETS_PER_ADDRESS": "1000000",
         "PORCHLIGHT_LOGIN_ATTEMPTS": "100",
     }
@@ -258,20 +262,20 @@ async def porchlight(workdir: Path, conversations: int, params: Parameters) -> A
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     await seed(database_url, params.staff, math.ceil(conversations / params.staff) + 1)
     port = free_port()
-    env = porchlight_env(port)
+    env = porchlight_env(port, params.limit_window)
     command = [str(PORCHLIGHT), "--database-url", database_url, "serve", "--port", str(port)]
     async with running("porchlight", command, env, workdir, f"http://{HOST}:{port}") as server:
         yield server
 
 
-def porchlight_env(port: int, **settings: str) -> dict[str, str]:
+def porchlight_env(port: int, window: str = "second", **settings: str) -> dict[str, str]:
     return {
         **os.environ,
         "PORCHLIGHT_PUBLIC_URL": f"http://{HOST}:{port}",
         "PORCHLIGHT_LOG_LEVEL": "WARNING",
         "PORCHLIGHT_SECRET_KEY": SECRET_KEY,
         "PORCHLIGHT_RING_TIMEOUT": "60",
-        **unlimited(),
+        **unlimited(window),
         **{f"PORCHLIGHT_{name.upper()}": value for name, value in settings.items()},
     }
 
@@ -356,7 +360,9 @@ async def porchlight_fleet(
         nodes = []
         for name in ("porchlight-a", "porchlight-b"):
             port = free_port()
-            env = porchlight_env(port, redis_url=redis_url, redis_channel=channel)
+            env = porchlight_env(
+                port, params.limit_window, redis_url=redis_url, redis_channel=channel
+            )
             command = [str(PORCHLIGHT), "--database-url", database_url, "serve"]
             command += ["--port", str(port)]
             url = f"http://{HOST}:{port}"
@@ -991,6 +997,12 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
     cli.add_argument("--batch", type=int, default=50, help="customers connected at once")
     cli.add_argument("--nodes", type=int, choices=(1, 2), default=1, help="fleet of two: 2")
     cli.add_argument("--customers", choices=("socketio", "raw"), default="socketio")
+    cli.add_argument(
+        "--limit-window",
+        choices=("second", "minute"),
+        default="second",
+        help="the lifted limits' window: minute keeps production's counters alive as long",
+    )
     cli.add_argument("--redis", help="the fleet's Redis URL (default: a private redis-server)")
     cli.add_argument("--run-timeout", type=float, default=RUN_TIMEOUT, help="per system and N")
     cli.add_argument("--json", type=Path, help="also write the JSON report here")
@@ -1007,6 +1019,7 @@ def parse(argv: list[str] | None = None) -> tuple[Parameters, Path | None]:
         customers=args.customers,
         run_timeout=args.run_timeout,
         redis=args.redis,
+        limit_window=args.limit_window,
     )
     return params, args.json
 

@@ -1,12 +1,19 @@
 """The domain's ``Limits`` port on the ``limits`` library: a sliding-window counter per kind
 and scope (visitor, address, site). The storage is in memory, for one process; pass a shared
-storage (``limits.aio.storage.RedisStorage``) for several nodes."""
+storage (``limits.aio.storage.RedisStorage``) for several nodes.
+
+The in-memory storage is ``limits``' own with one change: its sweep of expired keys (a scan
+of every key) runs at most once a second. ``MemoryStorage`` starts one after every hit once
+the previous one has finished, so a hit cost time in proportion to every key held: with the
+per-minute windows and 10,000 visitors seen in the last minute, 1.9 ms a message. Every read
+drops an expired key itself, so the sweep only frees memory."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -18,6 +25,25 @@ from signaling.ports import Counted, LimitKind
 log = logging.getLogger(__name__)
 
 SCOPES = ("visitor", "address", "site")
+SWEEP_EVERY = 1.0  # seconds between two sweeps of expired keys
+
+
+class PacedMemoryStorage(MemoryStorage):
+    """``MemoryStorage`` sweeping expired keys at most every ``SWEEP_EVERY`` seconds.
+
+    It overrides the storage's private ``__schedule_expiry`` (limits 5): a test checks that the
+    hook exists, so a ``limits`` that renames it fails there, not silently slow."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
 
 
 def rates_from(settings: Settings) -> dict[LimitKind, Rates]:
@@ -44,7 +70,7 @@ class RateLimits:
             kind: tuple(parse(rate) for rate in triple) for kind, triple in rates.items()
         }
         # The sliding-window counter costs two counters per key: cheap in memory and in Redis.
-        self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(storage or PacedMemoryStorage())
         self._unreachable = False
 
     async def hit(self, kind: LimitKind, who: Counted) -> float | None:
