@@ -328,11 +328,11 @@ class Router:
     async def staff_disconnected(self, sid: str) -> None:
         """A console socket closed. The last one anywhere withdraws the staff member's ring
         and starts the grace period for their conversations."""
-        departure = await self.staff.disconnected(sid)
-        if departure is None:
+        gone = await self.staff.disconnected(sid)
+        if gone is None:
             return
-        await self._withdraw_rings(departure.presence.staff_id, "offline")
-        await self._presence_changed(departure.presence.staff_id, "offline")
+        await self._withdraw_rings(gone.staff_id, "offline")
+        await self._presence_changed(gone.staff_id, "offline")
         self.queue.stale()
         await self.dispatch()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from signaling.ports import (
@@ -52,14 +51,6 @@ def choose(
     pool, tried = (fresh, tried) if fresh else (fits, set())
     picked = min(pool, key=lambda c: (c.idle_since, c.member.id))
     return picked.member.id, tuple(sorted(tried | {picked.member.id}))
-
-
-@dataclass(frozen=True, slots=True)
-class Departure:
-    """A staff member's last console socket went: ``ringing`` are the rings to withdraw."""
-
-    presence: Presence
-    ringing: list[Conversation]
 
 
 class Staff:
@@ -118,17 +109,17 @@ class Staff:
         )
         return lost
 
-    async def disconnected(self, sid: str) -> Departure | None:
-        """A console socket closed. When it was the staff member's last anywhere, their
-        rings are to be withdrawn and (if they hold conversations) their grace starts."""
+    async def disconnected(self, sid: str) -> Presence | None:
+        """A console socket closed. Returns the staff member's presence when it was their last
+        socket anywhere (their rings are then to be withdrawn; if they hold conversations,
+        their grace has started); None otherwise."""
         self._consoles.pop(sid, None)
         presence = await self.routing.detach_socket(self.node_id, sid, self.clock.now(), self.grace)
         if presence is None or presence.connected:
             return None
         if presence.grace_until is not None:
             log.info("staff %s offline; grace period started", presence.staff_id)
-        ringing = await self.routing.rings_of(presence.staff_id)
-        return Departure(presence, ringing)
+        return presence
 
     async def set(
         self,

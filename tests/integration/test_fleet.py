@@ -1,9 +1,9 @@
 """Two real ``porchlight serve`` processes on one PostgreSQL database and one Redis.
 
-Routing (queue, rings, presence) is still held per process, so each conversation is rung and
-accepted on one node; then a socket moves to the other node, as it does behind a proxy after
-a reconnect. What must cross nodes here is everything after that: messages, typing, read
-markers, and the replay that covers whatever a Redis outage dropped.
+Here each conversation is rung and accepted on one node, then a socket moves to the other
+node, as it does behind a proxy after a reconnect: what must cross nodes is everything after
+that (messages, typing, read markers, and the replay that covers whatever a Redis outage
+dropped). Routing across nodes (rings, accepts, capacity, grace) is in test_fleet_routing.py.
 """
 
 from __future__ import annotations
