@@ -126,7 +126,7 @@ class NewSite(Body):
 class NewStaff(Body):
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
-    role: Literal["admin", "agent"] = "agent"
+    role: Literal["admin", "supervisor", "agent"] = "agent"
     password: Annotated[str, StringConstraints(min_length=10, max_length=1024)]
     languages: Annotated[list[str], Field(max_length=20)] = []
     max_chats: Annotated[int, Field(ge=1, le=50)] = 3

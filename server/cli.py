@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     add_staff = staff.add_parser("add", help="create a staff account (prompts for a password)")
     add_staff.add_argument("email")
     add_staff.add_argument("name")
-    add_staff.add_argument("--role", choices=["admin", "agent"], default="agent")
+    add_staff.add_argument("--role", choices=["admin", "supervisor", "agent"], default="agent")
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
 
@@ -187,7 +187,7 @@ async def add_staff(
         await store.create_staff(
             email=email.lower(),
             name=name,
-            role="admin" if role == "admin" else "agent",
+            role="admin" if role == "admin" else "supervisor" if role == "supervisor" else "agent",
             password_hash=hash_password(password),
             languages=tuple(args.language),
             max_chats=args.max_chats,

@@ -37,7 +37,7 @@ staff = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lowercased
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),  # 'admin' | 'agent'
+    sa.Column("role", sa.String(16), nullable=False),  # 'admin' | 'supervisor' | 'agent'
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("languages", sa.Text, nullable=False, server_default="[]"),
     sa.Column("max_chats", sa.Integer, nullable=False, server_default="3"),

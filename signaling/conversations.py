@@ -14,6 +14,7 @@ from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.ports import (
+    OVERSEERS,
     Changes,
     Clock,
     Conversation,
@@ -70,9 +71,9 @@ def held_by(member: StaffMember, conversation: Conversation | Owners) -> bool:
 
 
 def readable_by(member: StaffMember, conversation: Conversation | Owners) -> bool:
-    """Whether this staff member may read the conversation: its assignee, or an admin
-    (reading any conversation is a supervisor's right; acting in it is not)."""
-    return held_by(member, conversation) or member.role == "admin"
+    """Whether this staff member may read the conversation: its assignee, or an admin or
+    supervisor (reading any conversation is an overseer's right; acting in it is not)."""
+    return held_by(member, conversation) or member.role in OVERSEERS
 
 
 def new_conversation_id() -> str:

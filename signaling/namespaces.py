@@ -237,7 +237,7 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
 
 
 class StaffNamespace(CallHandlers, ProtocolNamespace):
-    """``/staff``: the console. Every event requires a signed-in admin or agent."""
+    """``/staff``: the console. Every event requires a signed-in staff member."""
 
     catalogue = StaffEvent
     payloads = STAFF_PAYLOADS
@@ -245,7 +245,7 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         StaffEvent.MESSAGE_SEND: "message",
         StaffEvent.TYPING: "typing",
     }
-    roles = frozenset({"admin", "agent"})
+    roles = frozenset({"admin", "supervisor", "agent"})
     side: Side = "staff"
 
     def __init__(

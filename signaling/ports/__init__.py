@@ -12,6 +12,7 @@ from signaling.ports.calls import (
     StartedCall,
 )
 from signaling.ports.records import (
+    OVERSEERS,
     Answer,
     Appended,
     Changes,
@@ -53,6 +54,7 @@ from signaling.ports.runtime import (
 from signaling.ports.store import Store
 
 __all__ = [
+    "OVERSEERS",
     "Answer",
     "Appended",
     "Auth",

@@ -11,7 +11,9 @@ Status = Literal["queued", "ringing", "active", "ended"]
 Sender = Literal["customer", "staff", "system"]
 Side = Literal["customer", "staff"]
 EndedBy = Literal["customer", "staff", "system"]
-Role = Literal["admin", "agent"]
+Role = Literal["admin", "supervisor", "agent"]
+# Roles that may read (never act in) any conversation and see the team's figures.
+OVERSEERS: frozenset[str] = frozenset({"admin", "supervisor"})
 Answer = Literal["accepted", "declined", "superseded", "withdrawn"]
 
 
