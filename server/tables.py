@@ -100,6 +100,9 @@ conversations = sa.Table(
     # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
     # receive by it. Messages and read markers have their own counters (the seqs).
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # The customer's rating once it has ended: 1 to 5, and what they wrote (personal data).
+    sa.Column("rating", sa.Integer, nullable=True),
+    sa.Column("rating_comment", sa.Text, nullable=True),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     """No such conversation, or it is not one the caller may see."""
     CONVERSATION_ENDED = "conversation.ended"
     """The conversation has ended; it can be read but not written to."""
+    CONVERSATION_NOT_ENDED = "conversation.not_ended"
+    """Only an ended conversation can be rated."""
     CONVERSATION_NOT_ASSIGNED = "conversation.not_assigned"
     """The staff member is not the one handling this conversation."""
     RING_EXPIRED = "ring.expired"

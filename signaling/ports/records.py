@@ -81,6 +81,8 @@ class Conversation:
     version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
+    rating: int | None = None
+    rating_comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
