@@ -7,6 +7,7 @@ SQLAlchemy ``Connection`` and hands it to ``_run``, which ``server.store.SqlStor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from server.tables import sites, staff, staff_sessions
-from signaling.ports import Role, Site, StaffMember
+from signaling.ports import Role, ShiftPolicy, Site, StaffMember
 
 T = TypeVar("T")
 
@@ -34,6 +35,21 @@ def _tuple(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
+def shift_from_text(text: str | None) -> ShiftPolicy:
+    """A site's stored shift rules (NULL: the defaults)."""
+    if not text:
+        return ShiftPolicy()
+    values = json.loads(text)
+    values["outcome_tags"] = tuple(values.get("outcome_tags", ()))
+    return ShiftPolicy(**values)
+
+
+def shift_to_text(policy: ShiftPolicy) -> str:
+    values = dataclasses.asdict(policy)
+    values["outcome_tags"] = list(policy.outcome_tags)
+    return json.dumps(values, separators=(",", ":"))
+
+
 def site_from_row(row: RowMapping) -> Site:
     return Site(
         id=row["id"],
@@ -42,6 +58,7 @@ def site_from_row(row: RowMapping) -> Site:
         allowed_origins=_tuple(row["allowed_origins"]),
         greeting=row["greeting"],
         relay_only=bool(row["relay_only"]),
+        shift=shift_from_text(row["shift"]),
     )
 
 
@@ -63,6 +80,7 @@ _SITE = (
     sites.c.allowed_origins,
     sites.c.greeting,
     sites.c.relay_only,
+    sites.c.shift,
 )
 _STAFF = (
     staff.c.id,
@@ -124,6 +142,21 @@ class Accounts:
             self._sites.clear()
         self._sites[key] = (now, site)
         return site
+
+    async def set_shift(self, key: str, policy: ShiftPolicy) -> Site | None:
+        """Store a site's shift rules; None if there is no such site. Other nodes see them
+        within ``SITE_TTL``."""
+        statement = sa.update(sites).where(sites.c.key == key).values(shift=shift_to_text(policy))
+
+        def work(conn: Connection) -> int:
+            changed = conn.execute(statement).rowcount
+            conn.commit()
+            return int(changed)
+
+        self._sites.pop(key, None)
+        if not await self._run(work):
+            return None
+        return await self.get_site(key)
 
     async def site_key(self, site_id: int) -> str:
         """The public key of the site with this id (cached). Raises ``KeyError`` if none."""

@@ -29,6 +29,8 @@ sites = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # Calls on this site use TURN relays only, so neither side learns the other's address.
     sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    # JSON object of the shift rules (signaling.ports.ShiftPolicy); NULL: the defaults.
+    sa.Column("shift", sa.Text, nullable=True),
 )
 
 staff = sa.Table(
@@ -86,6 +88,8 @@ conversations = sa.Table(
     # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
     # receive by it. Messages and read markers have their own counters (the seqs).
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # The outcome tag its staff member picked from the site's catalogue.
+    sa.Column("outcome", sa.String(40), nullable=True),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),
@@ -161,7 +165,18 @@ staff_presence = sa.Table(
     # Set when the last console socket went while conversations were assigned; the sweeper
     # returns them to the queue once it has passed.
     sa.Column("grace_until", sa.Double, nullable=True),
+    # While away: why (break, lunch, training, other) and since when.
+    sa.Column("away_reason", sa.String(16), nullable=True),
+    sa.Column("away_since", sa.Double, nullable=True),
+    # A running wrap-up: not rung until wrapup_until; any node's sweeper ends it.
+    sa.Column("wrapup_until", sa.Double, nullable=True),
+    sa.Column("wrapup_began", sa.Double, nullable=True),
+    sa.Column("wrapup_conversation_id", sa.String(32), nullable=True),
+    sa.Column("wrapup_pause", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Calls since the last pause or away spell, for the site's cap of calls in a row.
+    sa.Column("calls_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Index(None, "grace_until"),
+    sa.Index(None, "wrapup_until"),
 )
 
 staff_sockets = sa.Table(

@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     """A call is already running here, or the staff member is in another call."""
     CALL_NOT_ALLOWED = "call.not_allowed"
     """Calls need an active conversation with a staff member in it."""
+    TAG_UNKNOWN = "tag.unknown"
+    """The outcome tag is not in the site's catalogue."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     SERVER_ERROR = "server.error"

@@ -34,6 +34,7 @@ def test_staff_events_are_frozen() -> None:
         "call.propose",
         "conversation.end",
         "conversation.resume",
+        "conversation.tag",
         "message.send",
         "presence.set",
         "read",
@@ -41,6 +42,8 @@ def test_staff_events_are_frozen() -> None:
         "ring.decline",
         "sync",
         "typing",
+        "wrapup.end",
+        "wrapup.extend",
     ]
 
 
@@ -61,6 +64,7 @@ def test_server_events_are_frozen() -> None:
         "ring.cancelled",
         "session",
         "typing",
+        "wrapup",
     ]
 
 
@@ -83,6 +87,7 @@ def test_error_codes_are_frozen() -> None:
         "ring.expired",
         "server.error",
         "site.unknown",
+        "tag.unknown",
         "token.invalid",
     ]
 

@@ -31,6 +31,9 @@ export const StaffEvent = {
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
   CALL_END: "call.end",
+  WRAPUP_END: "wrapup.end",
+  WRAPUP_EXTEND: "wrapup.extend",
+  CONVERSATION_TAG: "conversation.tag",
 } as const;
 
 export const ServerEvent = {
@@ -43,6 +46,7 @@ export const ServerEvent = {
   RING_CANCELLED: "ring.cancelled",
   QUEUE_CHANGED: "queue.changed",
   PRESENCE: "presence",
+  WRAPUP: "wrapup",
   CALL_STATE: "call.state",
   CALL_OFFER: "call.offer",
   CALL_ANSWER: "call.answer",
@@ -68,6 +72,7 @@ export const ErrorCode = {
   CALL_NOT_FOUND: "call.not_found",
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
+  TAG_UNKNOWN: "tag.unknown",
   RATE_LIMITED: "rate.limited",
   SERVER_ERROR: "server.error",
 } as const;
@@ -132,6 +137,7 @@ export interface MediaReadiness {
 export interface SetPresence {
   status: "available" | "away";
   media?: MediaReadiness | null;
+  reason?: "break" | "lunch" | "training" | "other" | null;
 }
 
 export interface StartCall {
