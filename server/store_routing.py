@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Row
 
 from server.accounts import commit, staff_from_row
 from server.store_calls import close_calls
-from server.tables import conversations, nodes, staff, staff_presence, staff_sockets
+from server.tables import calls, conversations, nodes, staff, staff_presence, staff_sockets
 from signaling.ports import (
     AwayReason,
     Call,
@@ -58,6 +58,9 @@ _RINGING = sa.exists().where(
     conversations.c.ringing_staff_id == staff_presence.c.staff_id,
 )
 _CONNECTED = sa.exists().where(staff_sockets.c.staff_id == staff_presence.c.staff_id)
+_IN_CALL = sa.exists().where(
+    calls.c.staff_id == staff_presence.c.staff_id, calls.c.ended_at.is_(None)
+)
 
 # The statements of every start, dispatch and accept, built once with bound parameters:
 # building a Core statement (and its cache key) per call cost more than running it on SQLite.
@@ -76,6 +79,7 @@ _FREE_CANDIDATES = (
         staff_presence.c.wrapup_until,
         _ACTIVE_COUNT.label("held"),
         _RINGING.label("ringing"),
+        _IN_CALL.label("in_call"),
     )
     .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
     .where(*_ON_DUTY)
@@ -629,6 +633,7 @@ def _free_candidates(conn: Connection, now: float) -> list[Candidate]:
             ringing=bool(row.ringing),
             idle_since=row.idle_since,
             media=frozenset(json.loads(row.media)),
+            in_call=bool(row.in_call),
         )
         for row in rows
     ]

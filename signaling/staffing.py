@@ -39,14 +39,19 @@ def choose(
     conversation: Conversation, free: Sequence[Candidate]
 ) -> tuple[int, tuple[int, ...]] | None:
     """Whom to ring for ``conversation`` among ``free`` staff (connected, available, not
-    rung, with a free slot, not wrapping up): who speaks its language and has the devices
-    its channel needs and has not been rung in this round, the least loaded first and among
-    them the longest idle (idle since the end of their last conversation or wrap-up, their
-    last accept, or their becoming available). When everyone who fits has been rung once,
-    the round starts again rather than leave the customer waiting on nobody. Returns the
-    staff id and the round's new ``tried`` set."""
+    rung, with a free slot, not wrapping up): who speaks its language, has the devices its
+    channel needs (and, for a call, is in no call) and has not been rung in this round; the
+    least loaded first and among them the longest idle (idle since the end of their last
+    conversation or wrap-up, their last accept, or their becoming available). When everyone
+    who fits has been rung once, the round starts again rather than leave the customer
+    waiting on nobody. Returns the staff id and the round's new ``tried`` set."""
     needs = NEEDS.get(conversation.channel, frozenset())
-    fits = [c for c in free if c.speaks(conversation.language) and needs <= c.media]
+    call = conversation.channel != "chat"
+    fits = [
+        c
+        for c in free
+        if c.speaks(conversation.language) and needs <= c.media and not (call and c.in_call)
+    ]
     if not fits:
         return None
     tried = set(conversation.tried)

@@ -25,6 +25,8 @@ class Candidate:
     ringing: bool
     idle_since: float
     media: frozenset[str] = frozenset()
+    # In a call already: calls are their own capacity (one), so no call rings them.
+    in_call: bool = False
 
     @property
     def has_capacity(self) -> bool:

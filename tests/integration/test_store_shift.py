@@ -7,9 +7,16 @@ from __future__ import annotations
 import asyncio
 
 from server.store import SqlStore
-from signaling.ports import Changes, Conversation, NewCall, ShiftPolicy, StaffMember
+from signaling.ports import (
+    Changes,
+    Conversation,
+    NewCall,
+    NewConversation,
+    ShiftPolicy,
+    StaffMember,
+)
 from signaling.staffing import choose
-from tests.integration.test_store import NOW
+from tests.integration.test_store import NOW, make_site
 from tests.integration.test_store_routing import make_staff, on_duty, waiting
 
 RULES = ShiftPolicy(wrapup_call_s=30.0, outcome_tags=("resolved",), call_cap=2, pause_s=60.0)
@@ -114,3 +121,25 @@ async def test_away_reasons_and_their_spells(store: SqlStore) -> None:
     before, after = await store.set_presence(ana, "available", None, NOW + 1805, None)
     assert (before.reason, before.away_since) == ("lunch", NOW + 5)
     assert (after.reason, after.away_since, after.idle_since) == (None, None, NOW + 1805)
+
+
+async def test_nobody_in_a_call_is_rung_for_another_call(store: SqlStore) -> None:
+    ana = await make_staff(store, "Ana")
+    await on_duty(store, ana)
+    await store.set_presence(ana, "available", frozenset({"microphone"}), NOW)
+    site = await make_site(store)
+    first, second = [
+        await store.create_conversation(
+            NewConversation(site=site, visitor_id=f"v{n}", channel="voice"), NOW + n
+        )
+        for n in range(2)
+    ]
+    (ring,) = await store.dispatch(NOW, 20.0, choose)
+    assert ring.conversation.id == first.id
+    await store.accept_ring(first.id, ana, NOW)
+    await store.start_call(NewCall(first.id, ana.id, "voice", "customer"), NOW)
+    assert await store.dispatch(NOW + 2, 20.0, choose) == []
+    chat = await store.create_conversation(NewConversation(site=site, visitor_id="v9"), NOW + 3)
+    (ring,) = await store.dispatch(NOW + 3, 20.0, choose)
+    assert ring.conversation.id == chat.id
+    assert second.status == "queued"

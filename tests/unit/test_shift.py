@@ -212,3 +212,17 @@ async def test_the_least_busy_then_the_longest_idle_is_rung() -> None:
     # All hold one: Ben's last change (his accept) is the oldest.
     fifth = await world.ask("v5")
     assert world.rings(ben)[-1] == fifth.id
+
+
+async def test_nobody_in_a_call_is_rung_for_another_call() -> None:
+    world = shift_world()
+    ana = await on_call_duty(world, "Ana")
+    first = await world.ask("v1", channel="voice")
+    await world.router.accept(ana, first.id)
+    await world.store.start_call(NewCall(first.id, ana.id, "voice", "customer"), world.clock.now())
+    second = await world.ask("v2", channel="voice")
+    assert world.rings(ana) == [first.id]  # two free chat slots, but no second call
+    chat = await world.ask("v3")
+    assert world.rings(ana) == [first.id, chat.id]
+    ben = await on_call_duty(world, "Ben")
+    assert world.rings(ben) == [second.id]
