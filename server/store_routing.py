@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Row
 
 from server.accounts import commit, staff_from_row
 from server.store_calls import close_calls
-from server.tables import calls, conversations, nodes, staff, staff_presence, staff_sockets
+from server.tables import conversations, nodes, staff, staff_presence, staff_sockets
 from signaling.ports import (
     AwayReason,
     Call,
@@ -58,8 +58,12 @@ _RINGING = sa.exists().where(
     conversations.c.ringing_staff_id == staff_presence.c.staff_id,
 )
 _CONNECTED = sa.exists().where(staff_sockets.c.staff_id == staff_presence.c.staff_id)
+# A conversation's channel is its running call's (or, between an accept and the call's
+# start, the call it asked for): holding one that is not a chat is being in a call.
 _IN_CALL = sa.exists().where(
-    calls.c.staff_id == staff_presence.c.staff_id, calls.c.ended_at.is_(None)
+    conversations.c.status == "active",
+    conversations.c.assignee_id == staff_presence.c.staff_id,
+    conversations.c.channel != "chat",
 )
 
 # The statements of every start, dispatch and accept, built once with bound parameters:

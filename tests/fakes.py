@@ -566,7 +566,7 @@ class MemoryStore:
                 staff_id in ringing,
                 row.idle_since,
                 row.media,
-                any(c.staff_id == staff_id and c.ended_at is None for c in self.calls.values()),
+                any(c.channel != "chat" for c in self._active(staff_id)),
             )
             if not candidate.ringing and candidate.has_capacity:
                 free.append(candidate)

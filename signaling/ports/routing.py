@@ -25,7 +25,8 @@ class Candidate:
     ringing: bool
     idle_since: float
     media: frozenset[str] = frozenset()
-    # In a call already: calls are their own capacity (one), so no call rings them.
+    # In a call already (or about to be: holding a call conversation whose call is not yet
+    # started): calls are their own capacity (one), so no call rings them.
     in_call: bool = False
 
     @property
