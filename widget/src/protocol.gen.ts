@@ -180,6 +180,15 @@ export interface EndCall {
   reason: "hangup" | "switched" | "media_failed" | "permission_denied" | "no_device" | "ice_failed";
 }
 
+export interface ExtendWrapUp {
+  seconds?: number;
+}
+
+export interface TagConversation {
+  conversation_id: string;
+  tag: string;
+}
+
 export interface Sync {
   last_seqs?: Record<string, number>;
 }
@@ -260,4 +269,12 @@ export interface CallView {
   ended_by: "customer" | "staff" | "system" | null;
   end_reason: string | null;
   duration_s: number | null;
+}
+
+export interface WrapUpView {
+  conversation_id: string;
+  remaining_ms: number;
+  pause: boolean;
+  tags: Array<string>;
+  outcome: string | null;
 }
