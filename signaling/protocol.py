@@ -362,6 +362,8 @@ class ConversationView(View):
     ended_by: Literal["customer", "staff", "system"] | None
     version: int
     visitor: VisitorView | None = None
+    # The outcome tag its staff member picked (staff views only).
+    outcome: str | None = None
 
 
 class QueueChange(View):

@@ -77,6 +77,7 @@ def conversation_view(
         ended_by=conversation.ended_by,
         version=conversation.version,
         visitor=visitor,
+        outcome=conversation.outcome if for_staff else None,
     )
 
 

@@ -61,6 +61,8 @@ async def test_no_ring_during_wrapup(
         await expect(bar.get_by_text("Saved")).to_be_visible(timeout=TIMEOUT)
         tagged = await store.get_conversation(one)
         assert tagged is not None and tagged.outcome == "Resolved"
+        # The ended panel offers the same choice, and shows the one made.
+        await expect(panel.get_by_label("Outcome")).to_have_value("Resolved")
         await bar.get_by_role("button", name="30 more seconds").click()
         await expect(bar).to_contain_text("next ring in 1:")
         if SHOTS:

@@ -229,6 +229,7 @@ export interface ConversationView {
   ended_by: "customer" | "staff" | "system" | null;
   version: number;
   visitor: VisitorView | null;
+  outcome: string | null;
 }
 
 export interface QueueChange {

@@ -24,7 +24,7 @@ import {
   type StaffListen,
   type SyncReply,
 } from "../shared/wire";
-import { logout, logoutEverywhere, RequestError, type Session } from "./api";
+import { logout, logoutEverywhere, outcomeTags, RequestError, type Session } from "./api";
 import { ConsoleCalls, mediaReadiness } from "./calls";
 import { precheckPanel } from "../call/main";
 import { Panel, type PanelActions } from "./panel";
@@ -72,6 +72,7 @@ export class Desk implements PanelActions, Answer, WrapUpActions {
     ),
   );
   private readonly wrapup = new WrapUpBar(this);
+  private readonly tags = new Map<string, Promise<string[]>>();
   private readonly redial: Redial;
   /** A presence chosen but not yet confirmed by the server (e.g. picked while reconnecting). */
   private wanted: Wanted | null = null;
@@ -167,8 +168,28 @@ export class Desk implements PanelActions, Answer, WrapUpActions {
 
   async tag(conversationId: string, tag: string): Promise<boolean> {
     const ack = await this.call(StaffEvent.CONVERSATION_TAG, { conversation_id: conversationId, tag });
-    if (!ack.ok) this.say(ack.error.message);
-    return ack.ok;
+    if (!ack.ok) {
+      this.say(ack.error.message);
+      return false;
+    }
+    this.panels.get(conversationId)?.showOutcome(ack.tag);
+    this.wrapup.showOutcome(conversationId, ack.tag);
+    return true;
+  }
+
+  /** Once a panel's conversation has ended, offer its site's outcomes (read once a site). */
+  private offerOutcomes(panel: Panel): void {
+    if (!panel.ended) return;
+    const key = panel.conversation.site_key;
+    let tags = this.tags.get(key);
+    if (!tags) {
+      tags = outcomeTags(key).catch(() => {
+        this.tags.delete(key); // asked again for the next panel
+        return [];
+      });
+      this.tags.set(key, tags);
+    }
+    void tags.then((list) => panel.offerOutcomes(list));
   }
 
   // -- panel actions -----------------------------------------------------------------------
@@ -187,8 +208,10 @@ export class Desk implements PanelActions, Answer, WrapUpActions {
 
   end(conversationId: string): void {
     void this.call(StaffEvent.CONVERSATION_END, { conversation_id: conversationId }).then((ack) => {
-      if (ack.ok) this.panels.get(conversationId)?.update(ack.conversation);
-      else this.panels.get(conversationId)?.error(ack.error.message);
+      const panel = this.panels.get(conversationId);
+      if (!ack.ok) return panel?.error(ack.error.message);
+      panel?.update(ack.conversation);
+      if (panel) this.offerOutcomes(panel);
     });
   }
 
@@ -289,7 +312,10 @@ export class Desk implements PanelActions, Answer, WrapUpActions {
     const panel = this.panels.get(conversation.id);
     if (panel && !supersedes(panel.conversation, conversation)) return; // a late hint
     if (conversation.status === "ended") this.calls.ended(conversation.id);
-    if (panel) panel.update(conversation);
+    if (panel) {
+      panel.update(conversation);
+      this.offerOutcomes(panel);
+    }
     // Taken in another tab of this staff member: open it here too and fetch its messages.
     else if (mine && conversation.status === "active") void this.catchUp(this.panel(conversation));
     if (panel && conversation.last_seq > panel.thread.through) void this.catchUp(panel);

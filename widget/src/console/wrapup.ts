@@ -81,7 +81,14 @@ export class WrapUpBar {
     const tag = this.outcome.value;
     if (!view || !tag) return;
     say(this.saved, "");
-    if (await this.actions.tag(view.conversation_id, tag)) say(this.saved, "Saved");
+    await this.actions.tag(view.conversation_id, tag);
+  }
+
+  /** An outcome was saved for `conversationId` (here or in its panel). */
+  showOutcome(conversationId: string, tag: string): void {
+    if (this.view?.conversation_id !== conversationId) return;
+    this.outcome.value = tag;
+    say(this.saved, "Saved");
   }
 
   stop(): void {
