@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from server.store import SqlStore
+from signaling.event_log import EventLog
+from signaling.events import ServerEvent
 from signaling.ports import (
     Changes,
     Conversation,
@@ -15,7 +17,10 @@ from signaling.ports import (
     ShiftPolicy,
     StaffMember,
 )
+from signaling.routing import Router, RoutingPolicy
 from signaling.staffing import choose
+from signaling.views import StaffHandles
+from tests.fakes import FakeClock, RecordingDelivery
 from tests.integration.test_store import NOW, make_site
 from tests.integration.test_store_routing import make_staff, on_duty, waiting
 
@@ -143,3 +148,52 @@ async def test_nobody_in_a_call_is_rung_for_another_call(store: SqlStore) -> Non
     (ring,) = await store.dispatch(NOW + 3, 20.0, choose)
     assert ring.conversation.id == chat.id
     assert second.status == "queued"
+
+
+async def test_another_node_ends_a_wrapup_and_rings(store: SqlStore) -> None:
+    """Two routers (two nodes) on one database: node A ends a call's conversation and dies
+    with its timers; node B's sweep ends the wrap-up on time and rings the staff member."""
+    clock = FakeClock(time=NOW)
+    delivery = RecordingDelivery()
+    policy = RoutingPolicy(node_timeout=3600.0)
+
+    def node(name: str) -> Router:
+        return Router(
+            store, store, clock, delivery, policy, StaffHandles("t" * 40), name, EventLog(store)
+        )
+
+    node_a, node_b = node("a"), node("b")
+    await node_a.start(alone=False)
+    await node_b.start(alone=False)
+    site = await make_site(store)
+    await store.set_shift(site.key, RULES)
+    ana = await make_staff(store, "Ana")
+    await node_a.staff_connected(ana, "sid-a")
+    await node_a.set_presence(ana, "available", frozenset({"microphone"}))
+    first = await store.create_conversation(
+        NewConversation(site=site, visitor_id="v1", channel="voice"), clock.now()
+    )
+    await node_a.enqueue(first)
+    await node_a.accept(ana, first.id)
+    await store.start_call(NewCall(first.id, ana.id, "voice", "customer"), clock.now())
+    current = await store.get_conversation(first.id)
+    assert current is not None
+    await node_a.end(current, "staff")
+    clock.drop_timers()  # node A is gone
+
+    second = await store.create_conversation(
+        NewConversation(site=site, visitor_id="v2"), clock.now()
+    )
+    await node_b.enqueue(second)
+
+    def rings() -> list[str]:
+        return [d["conversation"]["id"] for d in delivery.to(f"staff:{ana.id}", ServerEvent.RING)]
+
+    assert rings() == [first.id]
+    clock.time += 29
+    await node_b.sweep()
+    assert rings() == [first.id]
+    clock.time += 1
+    await node_b.sweep()
+    assert rings() == [first.id, second.id]
+    assert delivery.to(f"staff:{ana.id}", ServerEvent.WRAPUP)[-1] == {"wrapup": None}
