@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, api_sites, fanout, health, pages, precheck_api
+from server import admin_pages, api, api_shift, api_sites, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_shift.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
