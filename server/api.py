@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field, StringConstraints
 
+from server import api_tokens
 from server.api_models import (
     Availability,
     Ok,
@@ -60,13 +61,18 @@ async def guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Loads the staff session for ``/api/v1`` and enforces CSRF on state-changing calls:
-    signed-in calls need the session's ``X-CSRF-Token``; sign-in itself needs our Origin."""
+    signed-in calls need the session's ``X-CSRF-Token``; sign-in itself needs our Origin.
+    An API token (``Bearer pl_…``) is the caller instead, within its scope and without CSRF
+    (``server.api_tokens``)."""
     if not request.path.startswith("/api/v1/"):
         return await handler(request)
+    authorization = request.headers.get("Authorization", "")
+    if api_tokens.is_api_token(authorization):
+        return await api_tokens.token_request(request, handler)
     auth = request.app[AUTH]
     # A customer frame authenticates with a Bearer visitor token, which browsers never send
     # on their own: such a request is not a staff request, whatever cookie rides along.
-    customer = request.headers.get("Authorization", "").startswith("Bearer ")
+    customer = authorization.startswith("Bearer ")
     session = None if customer else await auth.session(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         request[SESSION_KEY] = session

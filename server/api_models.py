@@ -66,7 +66,7 @@ class SiteView(Reply):
         )
 
 
-NEXT = Field(description="Pass as `cursor` for the next page; null on the last page.")
+NEXT_PAGE = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class SessionView(Reply):
@@ -100,7 +100,7 @@ class SiteList(Reply):
     """One page of sites, oldest first."""
 
     sites: list[SiteView]
-    next_cursor: str | None = NEXT
+    next_cursor: str | None = NEXT_PAGE
 
 
 class SiteCreated(Reply):
@@ -111,7 +111,7 @@ class StaffList(Reply):
     """One page of staff members, oldest first."""
 
     staff: list[StaffView]
-    next_cursor: str | None = NEXT
+    next_cursor: str | None = NEXT_PAGE
 
 
 class StaffCreated(Reply):
@@ -122,7 +122,7 @@ class Transcript(Reply):
     """One page of a conversation's messages, by ``seq``."""
 
     messages: list[MessageView]
-    next_cursor: str | None = NEXT
+    next_cursor: str | None = NEXT_PAGE
 
 
 class PrecheckIce(Reply):

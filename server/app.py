@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, api_docs, fanout, health, pages, precheck_api, rest
+from server import api, api_docs, api_tokens, fanout, health, pages, precheck_api, rest
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -104,7 +104,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_tokens.routes)
     app.add_routes(api_docs.routes)
+    # The audit log (and anything else) subscribes to API token use here.
+    app[api_tokens.TOKEN_LISTENERS] = []
     app.on_startup.append(api_docs.build_document)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)

@@ -167,6 +167,11 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         state["check_id"] = body.get("check_id")
         return status, body
 
+    async def make_token(http: aiohttp.ClientSession) -> tuple[int, Any]:
+        status, body = await send(http, "create_token", {"name": "CRM", "scope": "read"})
+        state["token_id"] = str(body["token"]["id"])
+        return status, body
+
     # A browser of its own for signing in again after "sign out everywhere".
     fresh = aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": server.url}
@@ -204,6 +209,9 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         ("start_precheck", start_check),
         ("precheck_result", lambda http: send(http, "precheck_result", check_id=state["check_id"])),
         ("end_precheck", lambda http: send(http, "end_precheck", check_id=state["check_id"])),
+        ("create_token", make_token),
+        ("list_tokens", lambda http: send(http, "list_tokens")),
+        ("revoke_token", lambda http: send(http, "revoke_token", token_id=state["token_id"])),
         ("logout_everywhere", lambda http: send(http, "logout_everywhere")),
         ("login", sign_in_again),
         ("logout", lambda http: send(fresh, "logout")),
