@@ -89,6 +89,8 @@ async def guard(
 
 
 class Login(Body):
+    """A staff member's email and password."""
+
     email: Annotated[str, StringConstraints(max_length=254, min_length=3)]
     password: Annotated[str, StringConstraints(max_length=1024, min_length=1)]
 
@@ -97,6 +99,8 @@ Origin = Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+$", max_len
 
 
 class NewSite(Body):
+    """A new site: the origins its pages are served from may embed the widget."""
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     allowed_origins: Annotated[list[Origin], Field(min_length=1, max_length=50)]
     greeting: Annotated[str, StringConstraints(max_length=300)] = "Hi! How can we help?"
@@ -104,6 +108,8 @@ class NewSite(Body):
 
 
 class NewStaff(Body):
+    """A new staff member; ``max_chats`` is how many chats they handle at once."""
+
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     role: Literal["admin", "supervisor", "agent"] = "agent"

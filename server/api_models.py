@@ -104,6 +104,8 @@ class SiteList(Reply):
 
 
 class SiteCreated(Reply):
+    """The new site."""
+
     site: SiteView
 
 
@@ -115,6 +117,8 @@ class StaffList(Reply):
 
 
 class StaffCreated(Reply):
+    """The new staff member."""
+
     staff: StaffView
 
 

@@ -186,10 +186,14 @@ class TokenCreated(Reply):
 
 
 class TokenRevoked(Reply):
+    """The token, with the time it was revoked."""
+
     token: TokenView
 
 
 class NewToken(Body):
+    """A new token: a name to recognise it by, and its scope."""
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     scope: Scope
 
