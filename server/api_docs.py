@@ -6,23 +6,27 @@ style sheet from us, so it needs no CDN and passes a strict Content-Security-Pol
 
 from __future__ import annotations
 
+import inspect
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup, escape
 from pydantic import ConfigDict
 
 from server.api_models import Reply
 from server.keys import SETTINGS, TEMPLATES
-from server.openapi import document, operation
+from server.openapi import STATUS, document, operation
+from signaling.errors import ErrorCode
 
 routes = web.RouteTableDef()
 
 DOCUMENT = web.AppKey("openapi_document", dict)
 STYLE = (Path(__file__).parent / "templates" / "api_docs.css").read_text(encoding="utf-8")
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; "
+    "default-src 'none'; style-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
 
@@ -86,12 +90,46 @@ def _limits(schema: dict[str, Any]) -> str:
     return ", ".join(shown)
 
 
+# The security schemes as a person reads them.
+SCHEMES = {
+    "session": "a signed-in session",
+    "csrf": "its CSRF token",
+    "token": "an API token",
+    "visitor": "a visitor token",
+    "site": "its site key",
+}
+
+
+def _code_docs() -> list[tuple[str, int | None, str]]:
+    """(code, REST status, when it is sent) for the catalogue, from its one-line docs."""
+    source = inspect.getsource(ErrorCode)
+    found = re.findall(r'= "([a-z_.]+)"[^\n]*\n\s*"""(.+?)"""', source, re.S)
+    return [(code, STATUS.get(ErrorCode(code)), " ".join(doc.split())) for code, doc in found]
+
+
+CODE_DOCS = _code_docs()
+_CODE = re.compile(r"``(.+?)``|`(.+?)`")
+
+
+def _prose(text: str) -> Markup:
+    """A description as HTML: escaped, with its CommonMark code spans as ``<code>``."""
+    escaped = str(escape(text))
+    return Markup(_CODE.sub(lambda m: f"<code>{m.group(1) or m.group(2)}</code>", escaped))  # noqa: S704 - escaped above
+
+
 @routes.get("/api/docs")
 async def docs_page(request: web.Request) -> web.Response:
     body = (
         request.app[TEMPLATES]
         .get_template("api_docs.html")
-        .render(doc=openapi_document(request.app), type_of=_type, limits=_limits)
+        .render(
+            doc=openapi_document(request.app),
+            type_of=_type,
+            limits=_limits,
+            prose=_prose,
+            schemes=SCHEMES,
+            codes=CODE_DOCS,
+        )
     )
     return web.Response(
         text=body,

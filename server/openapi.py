@@ -151,18 +151,39 @@ def operation_of(handler: object) -> Operation | None:
     return found if isinstance(found, Operation) else None
 
 
-_PARAM = re.compile(r"\{(\w+)(?::([^{}]*(?:\{[^{}]*\}[^{}]*)*))?\}")
+_PARAM = re.compile(r"\{(\w+)\}")
 
 
-def _path(canonical: str) -> tuple[str, list[dict[str, Any]]]:
-    """aiohttp's ``/x/{id:[0-9]+}`` as OpenAPI's ``/x/{id}`` with its parameters."""
+def _group(pattern: str, name: str) -> str | None:
+    """The regex of the named group ``name`` in a compiled route pattern."""
+    start = pattern.find(f"(?P<{name}>")
+    if start < 0:
+        return None
+    depth, begin = 0, start + len(f"(?P<{name}>")
+    for end in range(start, len(pattern)):
+        char = pattern[end]
+        if char == "(" and pattern[end - 1] != "\\":
+            depth += 1
+        elif char == ")" and pattern[end - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return pattern[begin:end]
+    return None
+
+
+def _path(resource: web.AbstractResource) -> tuple[str, list[dict[str, Any]]]:
+    """The resource's OpenAPI path (``/x/{id}``) and its path parameters, with the regex
+    each must match (aiohttp's default, one segment, for a plain ``{name}``)."""
+    path = resource.canonical
+    compiled = resource.get_info().get("pattern")
     params = []
-    for name, pattern in _PARAM.findall(canonical):
+    for name in _PARAM.findall(path):
+        regex = _group(compiled.pattern, name) if compiled is not None else None
         schema: dict[str, Any] = {"type": "string"}
-        if pattern:
-            schema["pattern"] = f"^{pattern}$"
+        if regex and regex != "[^{}/]+":
+            schema["pattern"] = f"^{regex}$"
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
-    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", canonical), params
+    return path, params
 
 
 def api_operations(app: web.Application) -> list[tuple[str, str, Operation]]:
@@ -172,8 +193,8 @@ def api_operations(app: web.Application) -> list[tuple[str, str, Operation]]:
         declared = operation_of(route.handler)
         if declared is None or route.method == "HEAD":
             continue
-        path, _ = _path(route.resource.canonical if route.resource else "")
-        found.append((route.method, path, declared))
+        if route.resource is not None:
+            found.append((route.method, route.resource.canonical, declared))
     return found
 
 
@@ -244,7 +265,7 @@ def document(app: web.Application, version: str, server_url: str) -> dict[str, A
         op = operation_of(route.handler)
         if op is None or route.method == "HEAD" or route.resource is None:
             continue
-        path, params = _path(route.resource.canonical)
+        path, params = _path(route.resource)
         method = route.method
         entry: dict[str, Any] = {
             "operationId": getattr(route.handler, "__name__", path),

@@ -19,7 +19,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_INVALID = "payload.invalid"
     """A field is missing, of the wrong type, too long or out of range."""
     PAYLOAD_TOO_LARGE = "payload.too_large"
-    """The event's payload is larger than the protocol allows."""
+    """The event's payload, or a REST request's body, is larger than allowed."""
     EVENT_UNKNOWN = "event.unknown"
     """The event name is not in the catalogue for this namespace."""
     AUTH_REQUIRED = "auth.required"
