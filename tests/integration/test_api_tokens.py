@@ -50,7 +50,11 @@ async def test_scopes_reach_what_they_say_and_nothing_more(server: Server) -> No
     async def listener(event: TokenEvent) -> None:
         heard.append(event)
 
-    server.app[TOKEN_LISTENERS].append(listener)
+    async def broken(event: TokenEvent) -> None:
+        raise RuntimeError("an audit log that is down")
+
+    # a listener that fails is logged; the request and the next listener go on
+    server.app[TOKEN_LISTENERS].extend([broken, listener])
     read_id, read = await make_token(server, session, "read")
     _, admin = await make_token(server, session, "admin")
     store = server.app[STORE]
