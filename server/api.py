@@ -35,7 +35,7 @@ from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
 from server.openapi import SAFE_METHODS, operation
 from server.paging import Page, next_cursor, page
-from server.rest import SESSION_KEY, Body, error, read_body, read_json, reply, require
+from server.rest import SESSION_KEY, Body, admit, error, read_body, read_json, reply, require
 from server.store import DuplicateError
 from signaling.errors import ErrorCode
 from signaling.ports import OVERSEERS
@@ -85,6 +85,7 @@ async def guard(
             origin = request.headers.get("Origin")
             if origin is not None and origin not in auth.own_origins({"HTTP_HOST": request.host}):
                 return error(403, ErrorCode.AUTH_CSRF, "Cross-site request refused.")
+    admit(request)
     return await handler(request)
 
 

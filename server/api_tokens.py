@@ -34,7 +34,7 @@ from server.keys import STORE
 from server.net import request_address
 from server.openapi import Operation, operation, operation_of
 from server.paging import Page, next_cursor, page
-from server.rest import SESSION_KEY, Body, error, read_body, reply, require
+from server.rest import SESSION_KEY, Body, admit, error, read_body, reply, require
 from server.store import SqlStore
 from server.store_tokens import ApiToken, Scope
 from signaling.errors import ErrorCode
@@ -122,6 +122,7 @@ async def token_request(
     request[TOKEN_KEY] = token
     status = 500
     try:
+        admit(request)
         response = await handler(request)
         status = response.status
         return response

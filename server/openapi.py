@@ -8,10 +8,11 @@ A route module declares each REST operation with one line under its route decora
         \"\"\"List sites, oldest first.\"\"\"  (first line: the summary; the rest: the description)
 
 ``operation`` only attaches an ``Operation`` to the handler; ``document(app)`` walks
-``app.router`` and reads them, and the guard (``server.api.guard``) reads ``auth`` to decide
-who may call: ``public`` (anyone), ``visitor`` (the customer frame's Bearer visitor token or
-a staff session), ``session`` (a signed-in browser only, never an API token) or ``staff``
-(a session or an API token whose scope covers the call: ``read`` tokens may only read).
+``app.router`` and reads them, and the guard (``server.api.guard``, ``server.rest.admit``)
+enforces ``roles`` and ``auth`` before the handler runs: ``public`` (anyone), ``visitor``
+(the customer frame's Bearer visitor token or a staff session), ``session`` (a signed-in
+browser only, never an API token) or ``staff`` (a session or an API token whose scope
+covers the call: ``read`` tokens may only read).
 Errors each operation can answer are listed by code; the codes that follow from ``auth`` and
 ``body`` are added on their own.
 """

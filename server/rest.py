@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.auth import StaffSession
+from server.openapi import operation_of
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.protocol import describe
 
@@ -133,6 +134,15 @@ def require(request: web.Request, *roles: str) -> StaffSession:
     if roles and session.member.role not in roles:
         raise refuse(403, ErrorCode.AUTH_FORBIDDEN, "Your role cannot do this.")
     return session
+
+
+def admit(request: web.Request) -> None:
+    """What the matched route declares (``server.openapi.operation``) holds before its
+    handler runs: a caller, and one of its roles. The handler's own ``require`` stays as a
+    second check; this one makes the declaration the rule, not only its documentation."""
+    declared = operation_of(request.match_info.handler)
+    if declared is not None and declared.auth in ("staff", "session"):
+        require(request, *declared.roles)
 
 
 class Body(BaseModel):

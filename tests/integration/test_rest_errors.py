@@ -10,8 +10,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from server.api_models import Ok
 from server.app import create_app
-from server.rest import envelope
+from server.openapi import operation
+from server.rest import envelope, reply
 from signaling.errors import ErrorCode
 from tests.support import Server, login, settings_for
 
@@ -25,7 +27,13 @@ class BrokenServer(Server):
         async def broken(request: web.Request) -> web.Response:
             raise RuntimeError("a bug with a secret in it: hunter2")
 
+        @operation(Ok, roles=["admin"])
+        async def forgetful(request: web.Request) -> web.Response:
+            """A handler that forgets to call require()."""
+            return reply(Ok())
+
         app.router.add_get("/api/v1/broken", broken)
+        app.router.add_get("/api/v1/forgetful", forgetful)
         self.runner = web.AppRunner(app, handle_signals=False)
         await self.runner.setup()
         await web.TCPSite(self.runner, self.settings.host, self.settings.port).start()
@@ -111,6 +119,20 @@ async def test_an_unhandled_error_is_a_coded_500_that_shows_nothing(
             text = await response.text()
             assert "hunter2" not in text and "RuntimeError" not in text
             assert_envelope(await response.json(), "server.error")
+
+
+async def test_a_declared_role_holds_even_if_the_handler_forgets(broken: BrokenServer) -> None:
+    agent = await broken.add_staff("Sam")
+    admin = await broken.add_staff("Ada", role="admin")
+    url = f"{broken.url}/api/v1/forgetful"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as response:
+            assert response.status == 401
+            assert_envelope(await response.json(), "auth.required")
+        for member, status in [(agent, 403), (admin, 200)]:
+            cookie, _ = await login(broken, member.email)
+            async with http.get(url, headers={"Cookie": f"porchlight_session={cookie}"}) as r:
+                assert r.status == status, member.role
 
 
 def test_an_uncatalogued_code_cannot_be_sent() -> None:
