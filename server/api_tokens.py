@@ -32,13 +32,12 @@ from server.api_models import NEXT_PAGE, Reply
 from server.auth import StaffSession, token_digest
 from server.keys import STORE
 from server.net import request_address
-from server.openapi import Operation, operation, operation_of
+from server.openapi import SCOPE_ROLES, Operation, operation, operation_of
 from server.paging import Page, next_cursor, page
 from server.rest import SESSION_KEY, Body, admit, error, read_body, reply, require
 from server.store import SqlStore
 from server.store_tokens import ApiToken, Scope
 from signaling.errors import ErrorCode
-from signaling.ports import Role
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,6 @@ PREFIX = "pl_"
 SHOWN = 10  # characters of a token kept to tell it apart: "pl_" and 7 more
 # Uses closer together than this update last_used_at once: no write per request.
 TOUCH_EVERY = 60.0
-SCOPE_ROLES: dict[str, Role] = {"read": "supervisor", "admin": "admin"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +110,19 @@ async def token_request(
     if found is None or found[1].role != "admin":
         return error(401, ErrorCode.AUTH_INVALID, "This API token is unknown or revoked.")
     token, owner = found
-    declared: Operation | None = operation_of(request.match_info.handler)
-    if declared is None or not declared.admits_token(token.scope, request.method):
-        return error(403, ErrorCode.AUTH_FORBIDDEN, "This API token's scope does not allow this.")
     now = time.time()
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
         await store.touch_token(token.id, now)
-    request[SESSION_KEY] = StaffSession(replace(owner, role=SCOPE_ROLES[token.scope]), "")
-    request[TOKEN_KEY] = token
     status = 500
-    try:
+    try:  # every answer to a real token is announced, refusals too
+        declared: Operation | None = operation_of(request.match_info.handler)
+        if declared is None or not declared.admits_token(token.scope, request.method):
+            status = 403
+            return error(
+                403, ErrorCode.AUTH_FORBIDDEN, "This API token's scope does not allow this."
+            )
+        request[SESSION_KEY] = StaffSession(replace(owner, role=SCOPE_ROLES[token.scope]), "")
+        request[TOKEN_KEY] = token
         admit(request)
         response = await handler(request)
         status = response.status

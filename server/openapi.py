@@ -31,10 +31,13 @@ from pydantic.json_schema import models_json_schema
 
 from server.auth import SESSION_COOKIE
 from signaling.errors import ErrorCode
+from signaling.ports import Role
 
 Auth = Literal["public", "visitor", "session", "staff"]
 H = TypeVar("H", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# An API token's scope and the role it acts with (server.api_tokens): ``read`` only reads.
+SCOPE_ROLES: dict[str, Role] = {"read": "supervisor", "admin": "admin"}
 REF = "#/components/schemas/{model}"
 
 # The status each catalogue code answers with over REST.
@@ -92,7 +95,9 @@ class Operation:
 
     def admits_token(self, scope: str, method: str) -> bool:
         """Whether an API token with ``scope`` may make this call."""
-        if self.auth != "staff":
+        if self.auth != "staff" or scope not in SCOPE_ROLES:
+            return False
+        if self.roles and SCOPE_ROLES[scope] not in self.roles:
             return False
         return scope == "admin" or method in SAFE_METHODS
 
@@ -209,8 +214,8 @@ def _security(op: Operation, method: str) -> list[dict[str, list[str]]]:
         return [{"visitor": [], "site": []}, session]
     if op.auth == "session":
         return [session]
-    scopes = ["read", "admin"] if method in SAFE_METHODS else ["admin"]
-    return [session, {"token": scopes}]
+    scopes = [scope for scope in SCOPE_ROLES if op.admits_token(scope, method)]
+    return [session, {"token": scopes}] if scopes else [session]
 
 
 def _schemas(ops: list[tuple[str, str, Operation]]) -> dict[str, Any]:
