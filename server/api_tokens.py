@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from server.api_models import NEXT_PAGE, Reply
 from server.auth import StaffSession, token_digest
@@ -154,10 +154,10 @@ class TokenView(Reply):
     name: str
     scope: Scope
     prefix: str
-    created_by: int
-    created_at: float
-    last_used_at: float | None
-    revoked_at: float | None
+    created_by: int = Field(description="The admin the token acts for.")
+    created_at: float = Field(description="Epoch seconds.")
+    last_used_at: float | None = Field(description="Epoch seconds, to the minute; null: never.")
+    revoked_at: float | None = Field(description="Epoch seconds; null while it works.")
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenView:

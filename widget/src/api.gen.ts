@@ -186,9 +186,13 @@ export interface TokenView {
   name: string;
   scope: "read" | "admin";
   prefix: string;
+  /** The admin the token acts for. */
   created_by: number;
+  /** Epoch seconds. */
   created_at: number;
+  /** Epoch seconds, to the minute; null: never. */
   last_used_at: number | null;
+  /** Epoch seconds; null while it works. */
   revoked_at: number | null;
 }
 
