@@ -207,9 +207,14 @@ class Accounts:
             self._site_keys[site_id] = key
         return key
 
-    async def list_sites(self) -> list[Site]:
-        """Every site, oldest first."""
-        statement = sa.select(*_SITE).where(sites.c.deleted_at.is_(None)).order_by(sites.c.id)
+    async def list_sites(self, after: int = 0, limit: int | None = None) -> list[Site]:
+        """Sites not deleted with ``id > after``, oldest first, at most ``limit`` (all if None)."""
+        statement = (
+            sa.select(*_SITE)
+            .where(sites.c.deleted_at.is_(None), sites.c.id > after)
+            .order_by(sites.c.id)
+            .limit(limit)
+        )
         rows = await self._run(lambda conn: conn.execute(statement).all())
         for row in rows:
             self._site_keys[row.id] = row.key
@@ -296,9 +301,9 @@ class Accounts:
         row = await self._run(lambda conn: conn.execute(_GET_STAFF, {"id": staff_id}).first())
         return staff_from_row(row._mapping) if row is not None else None
 
-    async def list_staff(self) -> list[StaffMember]:
-        """Every staff member, oldest first."""
-        statement = sa.select(*_STAFF).order_by(staff.c.id)
+    async def list_staff(self, after: int = 0, limit: int | None = None) -> list[StaffMember]:
+        """Staff members with ``id > after``, oldest first, at most ``limit`` (all if None)."""
+        statement = sa.select(*_STAFF).where(staff.c.id > after).order_by(staff.c.id).limit(limit)
         rows = await self._run(lambda conn: conn.execute(statement).all())
         return [staff_from_row(row._mapping) for row in rows]
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from server.api import Body, error, read_body, require
+from server.api_models import Reply
 from server.keys import STORE
+from server.openapi import operation
+from server.rest import Body, error, read_body, reply, require
+from signaling.errors import ErrorCode
 from signaling.ports import ShiftPolicy
 
 routes = web.RouteTableDef()
@@ -55,24 +58,30 @@ class ShiftRules(Body):
         )
 
 
-class ShiftAnswer(BaseModel):
+class ShiftAnswer(Reply):
+    """A site's shift rules."""
+
     shift: ShiftRules
 
 
 @routes.get("/api/v1/sites/{key}/shift")
+@operation(ShiftAnswer, errors=[ErrorCode.SITE_UNKNOWN])
 async def get_shift(request: web.Request) -> web.Response:
+    """A site's shift rules: wrap-up times, outcome tags, the pause after calls in a row."""
     require(request)
     site = await request.app[STORE].get_site(request.match_info["key"])
     if site is None:
-        return error(404, "site.unknown", "No such site.")
-    return web.json_response(ShiftAnswer(shift=ShiftRules.of(site.shift)).model_dump())
+        return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
+    return reply(ShiftAnswer(shift=ShiftRules.of(site.shift)))
 
 
 @routes.put("/api/v1/sites/{key}/shift")
+@operation(ShiftAnswer, body=ShiftRules, roles=["admin"], errors=[ErrorCode.SITE_UNKNOWN])
 async def put_shift(request: web.Request) -> web.Response:
+    """Set a site's shift rules (every field; defaults for those left out)."""
     require(request, "admin")
     rules = await read_body(request, ShiftRules)
     site = await request.app[STORE].set_shift(request.match_info["key"], rules.policy())
     if site is None:
-        return error(404, "site.unknown", "No such site.")
-    return web.json_response(ShiftAnswer(shift=ShiftRules.of(site.shift)).model_dump())
+        return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
+    return reply(ShiftAnswer(shift=ShiftRules.of(site.shift)))

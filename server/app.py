@@ -14,7 +14,19 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, api_shift, api_sites, fanout, health, pages, precheck_api
+from server import (
+    admin_pages,
+    api,
+    api_docs,
+    api_shift,
+    api_sites,
+    api_tokens,
+    fanout,
+    health,
+    pages,
+    precheck_api,
+    rest,
+)
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -71,7 +83,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 def create_app(settings: Settings) -> web.Application:
     """Build the application. The store, the signaling domain and the socket server are
     created in ``cleanup_ctx`` and torn down in reverse, closing every socket."""
-    app = web.Application(middlewares=[api.guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[rest.errors, api.guard], client_max_size=256 * 1024)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = settings.proxy_networks
@@ -109,6 +121,11 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_shift.routes)
+    app.add_routes(api_tokens.routes)
+    app.add_routes(api_docs.routes)
+    # The audit log (and anything else) subscribes to API token use here.
+    app[api_tokens.TOKEN_LISTENERS] = []
+    app.on_startup.append(api_docs.build_document)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.

@@ -1,4 +1,4 @@
-"""The ``porchlight`` command: serve, migrate, site add, staff add, demo."""
+"""The ``porchlight`` command: serve, migrate, site add, staff add, token, demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from server import api_tokens
 from server.api_sites import create, snippet
 from server.app import create_app
 from server.auth import hash_password
@@ -76,6 +78,17 @@ def parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
 
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    add_token = token.add_parser("create", help="create an API token and print it (once)")
+    add_token.add_argument("name", help="what the token is for, e.g. 'CRM sync'")
+    add_token.add_argument("--scope", choices=["read", "admin"], required=True)
+    add_token.add_argument("--by", required=True, metavar="EMAIL", help="the admin it acts for")
+    token.add_parser("list", help="list API tokens with their last use")
+    revoke = token.add_parser("revoke", help="revoke an API token")
+    revoke.add_argument("id", type=int)
+
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
@@ -111,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("porchlight: the password must have at least 10 characters", file=sys.stderr)
             return 2
         return asyncio.run(add_staff(settings, args.email, args.name, args.role, password, args))
+    if args.command == "token":
+        return asyncio.run(manage_tokens(settings, args))
     return run(demo(settings, args.shop_port))
 
 
@@ -212,6 +227,39 @@ async def add_staff(
         await store.close()
     print(f"Staff member {email} ({role}) created.")
     return 0
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    """``token create|list|revoke``: the same tokens as ``/api/v1/tokens``."""
+    await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    try:
+        if args.action == "create":
+            found = await store.staff_credentials(args.by.lower())
+            if found is None or found[0].role != "admin":
+                print(f"porchlight: {args.by} is not an active admin", file=sys.stderr)
+                return 1
+            token, secret = await api_tokens.create(store, args.name, args.scope, found[0].id)
+            print(f"API token {token.id} ({token.scope}) created. It is shown only now:\n")
+            print(secret)
+        elif args.action == "list":
+            for token in await store.list_tokens():
+                used = _when(token.last_used_at) if token.last_used_at else "never used"
+                state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "active"
+                print(f"{token.id}\t{token.prefix}…\t{token.scope}\t{token.name}\t{used}\t{state}")
+        else:
+            revoked = await store.revoke_token(args.id, time.time())
+            if revoked is None:
+                print(f"porchlight: no API token {args.id}", file=sys.stderr)
+                return 1
+            print(f"API token {revoked.id} revoked.")
+    finally:
+        await store.close()
+    return 0
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch or 0))
 
 
 async def prepare_demo(settings: Settings, shop_origins: tuple[str, ...]) -> None:

@@ -29,6 +29,7 @@ from server.database import PostgresDatabase, SqliteDatabase
 from server.store_calls import CallStore
 from server.store_routing import RoutingState
 from server.store_shift import ShiftState
+from server.store_tokens import TokenStore
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
@@ -143,7 +144,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState, ShiftState):
+class SqlStore(Accounts, CallStore, RoutingState, ShiftState, TokenStore):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 

@@ -262,3 +262,19 @@ call_proposals = sa.Table(
         postgresql_where=sa.text("answer IS NULL"),
     ),
 )
+
+# Tokens for server-to-server REST (server.api_tokens). Only the SHA-256 of a token is kept;
+# ``prefix`` (its first characters) lets a person tell their tokens apart.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),  # 'read' | 'admin'
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_used_at", sa.Double, nullable=True),
+    sa.Column("revoked_at", sa.Double, nullable=True),
+)

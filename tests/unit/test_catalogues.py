@@ -71,8 +71,12 @@ def test_server_events_are_frozen() -> None:
 
 def test_error_codes_are_frozen() -> None:
     assert sorted(e.value for e in ErrorCode) == [
+        "api_token.not_found",
+        "auth.csrf",
         "auth.forbidden",
+        "auth.invalid",
         "auth.required",
+        "auth.throttled",
         "call.busy",
         "call.not_allowed",
         "call.not_found",
@@ -83,13 +87,18 @@ def test_error_codes_are_frozen() -> None:
         "conversation.not_ended",
         "conversation.not_found",
         "event.unknown",
+        "method.not_allowed",
         "origin.not_allowed",
         "payload.invalid",
         "payload.too_large",
+        "precheck.busy",
+        "precheck.not_found",
         "rate.limited",
         "ring.expired",
+        "route.not_found",
         "server.error",
         "site.unknown",
+        "staff.exists",
         "tag.unknown",
         "token.invalid",
     ]
