@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, fanout, health, pages, precheck_api
+from server import api, api_webhooks, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -28,6 +28,7 @@ from server.keys import (
     STORE,
     TEMPLATES,
     THROTTLE,
+    WEBHOOKS,
 )
 from server.limits import RateLimits, rates_from
 from server.migrate import migrate
@@ -35,7 +36,9 @@ from server.net import TRUSTED_PROXIES, socket_address
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
+from server.store_webhooks import WebhookStore
 from server.throttle import MemoryThrottle, RedisThrottle
+from server.webhooks import Outbox, policy_for
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
@@ -104,6 +107,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_webhooks.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -158,6 +162,14 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     store = await SqlStore.open(settings.database_url)
     clock = LoopClock()
     outbound = Outbound(app[SIO])
+    events = EventLog(store)
+    # Webhooks are relayed from the stored log; the subscription only wakes the outbox.
+    webhooks = Outbox(
+        WebhookStore(store._run, store.dialect),
+        clock,
+        policy_for(settings.mode, settings.webhook_networks),
+    )
+    events.subscribe(webhooks.on_event)
     router = Router(
         store,
         store,
@@ -170,7 +182,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         ),
         StaffHandles(settings.secret_key),
         node_id=uuid.uuid4().hex,
-        events=EventLog(store),
+        events=events,
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
@@ -186,13 +198,16 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     await router.start(alone=settings.redis_url is None)
     sweeper = Sweeper(router.sweep)
     sweeper.start()
+    webhooks.start()
     app[STORE] = store
+    app[WEBHOOKS] = webhooks
     app[AUTH] = auth
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
     await sweeper.stop()
+    await webhooks.stop()
     await app[SIO].shutdown()
     await router.stop()
     await clock.close()

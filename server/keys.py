@@ -12,6 +12,7 @@ from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
 from server.throttle import SignInThrottle
+from server.webhooks import Outbox
 from signaling.namespaces import Signaling
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,3 +24,4 @@ SIGNALING = web.AppKey("signaling", Signaling)
 SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
+WEBHOOKS = web.AppKey("webhooks", Outbox)

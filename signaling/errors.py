@@ -47,6 +47,11 @@ class ErrorCode(StrEnum):
     """A call is already running here, or the staff member is in another call."""
     CALL_NOT_ALLOWED = "call.not_allowed"
     """Calls need an active conversation with a staff member in it."""
+    WEBHOOK_NOT_FOUND = "webhook.not_found"
+    """No such webhook endpoint, or no such delivery of that endpoint."""
+    WEBHOOK_URL_REFUSED = "webhook.url_refused"
+    """A webhook URL that may not be called: not https (http only in development), or a
+    host that is or resolves to a loopback, private, link-local or metadata address."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     SERVER_ERROR = "server.error"

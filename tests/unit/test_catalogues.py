@@ -84,6 +84,8 @@ def test_error_codes_are_frozen() -> None:
         "server.error",
         "site.unknown",
         "token.invalid",
+        "webhook.not_found",
+        "webhook.url_refused",
     ]
 
 

@@ -68,6 +68,8 @@ export const ErrorCode = {
   CALL_NOT_FOUND: "call.not_found",
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
+  WEBHOOK_NOT_FOUND: "webhook.not_found",
+  WEBHOOK_URL_REFUSED: "webhook.url_refused",
   RATE_LIMITED: "rate.limited",
   SERVER_ERROR: "server.error",
 } as const;

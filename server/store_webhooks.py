@@ -1,0 +1,462 @@
+"""Webhook endpoints and their outbox in SQL, on the ``SqlStore``'s database.
+
+The outbox is fed from the stored event log (``relay``), claimed by any node (``claim``,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serves one process), and each attempt's
+outcome is recorded (``record``). Every method is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+
+from server.accounts import commit
+from server.tables import (
+    conversations,
+    events,
+    sites,
+    webhook_cursor,
+    webhook_deliveries,
+    webhook_endpoints,
+)
+from server.webhook_kinds import KINDS, payload
+
+T = TypeVar("T")
+
+
+class Run(Protocol):
+    """The store's transaction runner: ``work`` on a connection of its own, committing
+    what it writes."""
+
+    def __call__(self, work: Callable[[Connection], T], /) -> Awaitable[T]: ...
+
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A site's receiver. ``secret`` (and ``previous_secret`` until ``previous_until``)
+    signs its deliveries; they never leave the server except when made or rotated."""
+
+    id: int
+    site_id: int
+    url: str
+    description: str
+    kinds: tuple[str, ...]
+    enabled: bool
+    created_at: float
+    secret: str
+    previous_secret: str | None
+    previous_until: float | None
+
+
+def secrets_at(row: RowMapping, now: float) -> tuple[str, ...]:
+    """The secrets that sign a delivery made at ``now``: the current one, and the previous
+    one while it is still honoured after a rotation."""
+    until = row["previous_until"]
+    if row["previous_secret"] and until is not None and now < until:
+        return (row["secret"], row["previous_secret"])
+    return (row["secret"],)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One line of an endpoint's delivery log."""
+
+    id: int
+    endpoint_id: int
+    event_id: int
+    message_id: str
+    kind: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: float
+    next_attempt_at: float | None
+    last_attempt_at: float | None
+    response_status: int | None
+    last_error: str | None
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed delivery, with what sending it needs."""
+
+    id: int
+    message_id: str
+    body: str
+    attempts: int
+    retry_from: float
+    url: str
+    secrets: tuple[str, ...]
+
+
+def _endpoint(row: RowMapping) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        site_id=row["site_id"],
+        url=row["url"],
+        description=row["description"],
+        kinds=tuple(json.loads(row["kinds"])),
+        enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+        secret=row["secret"],
+        previous_secret=row["previous_secret"],
+        previous_until=row["previous_until"],
+    )
+
+
+_DELIVERY = tuple(getattr(webhook_deliveries.c, name) for name in Delivery.__dataclass_fields__)
+
+
+def _delivery(row: RowMapping) -> Delivery:
+    return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
+
+
+class WebhookStore:
+    """Endpoints, the outbox and the relay cursor. ``run`` is the store's transaction runner
+    (``SqlStore._run``), ``dialect`` its database's name."""
+
+    def __init__(self, run: Run, dialect: str) -> None:
+        self._run = run
+        self.dialect = dialect
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def create_endpoint(
+        self,
+        site_id: int,
+        url: str,
+        description: str,
+        kinds: Sequence[str],
+        secret: str,
+        now: float,
+    ) -> Endpoint:
+        values = {
+            "site_id": site_id,
+            "url": url,
+            "description": description,
+            "kinds": json.dumps(list(kinds)),
+            "secret": secret,
+            "enabled": True,
+            "created_at": now,
+        }
+        statement = sa.insert(webhook_endpoints).values(values).returning(webhook_endpoints)
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().one()))
+        return _endpoint(row)
+
+    async def endpoints(self, site_id: int | None = None) -> list[Endpoint]:
+        statement = sa.select(webhook_endpoints).order_by(webhook_endpoints.c.id)
+        if site_id is not None:
+            statement = statement.where(webhook_endpoints.c.site_id == site_id)
+        rows = await self._run(lambda conn: conn.execute(statement).mappings().all())
+        return [_endpoint(row) for row in rows]
+
+    async def endpoint(self, endpoint_id: int) -> Endpoint | None:
+        statement = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+        row = await self._run(lambda conn: conn.execute(statement).mappings().first())
+        return None if row is None else _endpoint(row)
+
+    async def update_endpoint(self, endpoint_id: int, **changes: Any) -> Endpoint | None:
+        """Change ``url``, ``description``, ``kinds`` or ``enabled``; None if no such row."""
+        if "kinds" in changes:
+            changes["kinds"] = json.dumps(list(changes["kinds"]))
+        statement = (
+            sa.update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(changes)
+            .returning(webhook_endpoints)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
+        return None if row is None else _endpoint(row)
+
+    async def rotate_secret(
+        self, endpoint_id: int, secret: str, previous_until: float
+    ) -> Endpoint | None:
+        """Sign with ``secret`` from now on, and with the current one too until
+        ``previous_until``."""
+        statement = (
+            sa.update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(
+                secret=secret,
+                previous_secret=webhook_endpoints.c.secret,
+                previous_until=previous_until,
+            )
+            .returning(webhook_endpoints)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
+        return None if row is None else _endpoint(row)
+
+    async def delete_endpoint(self, endpoint_id: int) -> bool:
+        def work(conn: Connection) -> bool:
+            conn.execute(
+                sa.delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            )
+            gone = conn.execute(
+                sa.delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+            ).rowcount
+            conn.commit()
+            return bool(gone)
+
+        return await self._run(work)
+
+    # -- the relay: event log → outbox ---------------------------------------------------
+
+    async def relay(
+        self, now: float, settle: float, after: int | None = None, limit: int = 1000
+    ) -> tuple[int, int]:
+        """Add an outbox row for every stored event after the cursor (or after ``after``,
+        a quicker pass from where this node last looked) that an enabled endpoint of its
+        site subscribes to; a row that exists already is left alone. A full pass
+        (``after`` None) then moves the cursor up to the first event younger than
+        ``settle`` seconds: an event id can become visible after a higher one, so the
+        recent past is read again until it has settled. Returns (rows added, the last
+        event id read). Another node relaying at the same moment makes this a no-op."""
+
+        def work(conn: Connection) -> tuple[int, int]:
+            cursor = conn.execute(
+                sa.select(webhook_cursor.c.last_event_id)
+                .where(webhook_cursor.c.id == 1)
+                .with_for_update(skip_locked=True)
+            ).scalar()
+            if cursor is None:
+                return 0, after or 0
+            start = max(cursor, after or 0)
+            targets = (
+                conn.execute(
+                    sa.select(webhook_endpoints, sites.c.key.label("site_key"))
+                    .join(sites, sites.c.id == webhook_endpoints.c.site_id)
+                    .where(webhook_endpoints.c.enabled.is_(True))
+                )
+                .mappings()
+                .all()
+            )
+            added, last, full = 0, start, True
+            if targets:
+                found = (
+                    conn.execute(
+                        sa.select(events, conversations.c.site_id)
+                        .join(conversations, conversations.c.id == events.c.conversation_id)
+                        .where(
+                            events.c.id > start, events.c.kind.in_([str(kind) for kind in KINDS])
+                        )
+                        .order_by(events.c.id)
+                        .limit(limit)
+                    )
+                    .mappings()
+                    .all()
+                )
+                full = len(found) < limit
+                if found:
+                    last = found[-1]["id"]
+                    added = self._fan_out(conn, found, targets, now)
+            if after is None:
+                young = conn.execute(
+                    sa.select(sa.func.min(events.c.id)).where(
+                        events.c.id > cursor, events.c.created_at > now - settle
+                    )
+                ).scalar()
+                newest = conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or cursor
+                moved = newest if young is None else young - 1
+                if not full:
+                    moved = min(moved, last)
+                if moved > cursor:
+                    conn.execute(
+                        sa.update(webhook_cursor)
+                        .where(webhook_cursor.c.id == 1)
+                        .values(last_event_id=moved)
+                    )
+            conn.commit()
+            return added, last
+
+        return await self._run(work)
+
+    def _fan_out(
+        self,
+        conn: Connection,
+        found: Sequence[RowMapping],
+        targets: Sequence[RowMapping],
+        now: float,
+    ) -> int:
+        rows = []
+        for event in found:
+            for target in targets:
+                if (
+                    target["site_id"] != event["site_id"]
+                    or event["kind"] not in json.loads(target["kinds"])
+                    or target["created_at"] > event["created_at"]
+                ):
+                    continue
+                detail = json.loads(event["detail"]) if event["detail"] else {}
+                body = payload(
+                    event["kind"],
+                    event["created_at"],
+                    event["actor"],
+                    event["conversation_id"],
+                    event["staff_id"],
+                    detail,
+                    target["site_key"],
+                )
+                rows.append(
+                    {
+                        "endpoint_id": target["id"],
+                        "event_id": event["id"],
+                        "message_id": "msg_" + secrets.token_hex(16),
+                        "kind": event["kind"],
+                        "body": body,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "retry_from": now,
+                        "next_attempt_at": now,
+                    }
+                )
+        if not rows:
+            return 0
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
+            webhook_deliveries
+        ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        return int(conn.execute(insert, rows).rowcount or 0)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def claim(self, now: float, lease: float, limit: int) -> list[Due]:
+        """Take up to ``limit`` due deliveries of enabled endpoints, pushing each one's next
+        attempt ``lease`` seconds out so that no other node takes it meanwhile (and a node
+        that dies while sending only delays it)."""
+
+        def work(conn: Connection) -> list[Due]:
+            rows = (
+                conn.execute(
+                    sa.select(
+                        webhook_deliveries.c.id,
+                        webhook_deliveries.c.message_id,
+                        webhook_deliveries.c.body,
+                        webhook_deliveries.c.attempts,
+                        webhook_deliveries.c.retry_from,
+                        webhook_endpoints.c.url,
+                        webhook_endpoints.c.secret,
+                        webhook_endpoints.c.previous_secret,
+                        webhook_endpoints.c.previous_until,
+                    )
+                    .join(
+                        webhook_endpoints,
+                        webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id,
+                    )
+                    .where(
+                        webhook_deliveries.c.status == "pending",
+                        webhook_deliveries.c.next_attempt_at <= now,
+                        webhook_endpoints.c.enabled.is_(True),
+                    )
+                    .order_by(webhook_deliveries.c.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True, of=webhook_deliveries)
+                )
+                .mappings()
+                .all()
+            )
+            if rows:
+                conn.execute(
+                    sa.update(webhook_deliveries)
+                    .where(webhook_deliveries.c.id.in_([row["id"] for row in rows]))
+                    .values(next_attempt_at=now + lease)
+                )
+            conn.commit()
+            return [
+                Due(
+                    id=row["id"],
+                    message_id=row["message_id"],
+                    body=row["body"],
+                    attempts=row["attempts"],
+                    retry_from=row["retry_from"],
+                    url=row["url"],
+                    secrets=secrets_at(row, now),
+                )
+                for row in rows
+            ]
+
+        return await self._run(work)
+
+    async def record(
+        self,
+        delivery_id: int,
+        now: float,
+        status: DeliveryStatus,
+        response_status: int | None,
+        error: str | None,
+        next_attempt_at: float | None,
+    ) -> None:
+        """The outcome of one attempt (``pending`` with a next attempt, or final)."""
+        statement = (
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == "pending")
+            .values(
+                status=status,
+                attempts=webhook_deliveries.c.attempts + 1,
+                last_attempt_at=now,
+                response_status=response_status,
+                last_error=None if error is None else error[:300],
+                next_attempt_at=next_attempt_at,
+                delivered_at=now if status == "delivered" else None,
+            )
+        )
+        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+
+    # -- the delivery log ----------------------------------------------------------------
+
+    async def deliveries(
+        self,
+        endpoint_id: int,
+        before: int | None = None,
+        limit: int = 50,
+        status: str | None = None,
+    ) -> list[Delivery]:
+        """An endpoint's deliveries, newest first; ``before`` a delivery id (the cursor)."""
+        statement = (
+            sa.select(*_DELIVERY)
+            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(webhook_deliveries.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(webhook_deliveries.c.id < before)
+        if status is not None:
+            statement = statement.where(webhook_deliveries.c.status == status)
+        rows = await self._run(lambda conn: conn.execute(statement).mappings().all())
+        return [_delivery(row) for row in rows]
+
+    async def resend(self, endpoint_id: int, delivery_id: int, now: float) -> Delivery | None:
+        """Send a delivery again now, with the same ``webhook-id`` (a receiver that has it
+        already knows it as a repeat), retrying for another full window if it fails."""
+        statement = (
+            sa.update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.endpoint_id == endpoint_id,
+            )
+            .values(status="pending", next_attempt_at=now, retry_from=now, delivered_at=None)
+            .returning(*_DELIVERY)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
+        return None if row is None else _delivery(row)
+
+    async def depth(self) -> dict[str, int]:
+        """How many deliveries are pending and how many failed for good."""
+        statement = (
+            sa.select(webhook_deliveries.c.status, sa.func.count())
+            .where(webhook_deliveries.c.status.in_(("pending", "failed")))
+            .group_by(webhook_deliveries.c.status)
+        )
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        counts = {"pending": 0, "failed": 0}
+        counts.update({status: count for status, count in rows})
+        return counts
