@@ -449,6 +449,15 @@ class WebhookStore:
         row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
         return None if row is None else _delivery(row)
 
+    async def prune(self, before: float) -> int:
+        """Forget deliveries that ended (delivered or failed) before ``before``; returns how
+        many. Pending ones are kept whatever their age."""
+        statement = sa.delete(webhook_deliveries).where(
+            webhook_deliveries.c.status.in_(("delivered", "failed")),
+            webhook_deliveries.c.last_attempt_at < before,
+        )
+        return await self._run(lambda conn: commit(conn, int(conn.execute(statement).rowcount)))
+
     async def depth(self) -> dict[str, int]:
         """How many deliveries are pending and how many failed for good."""
         statement = (

@@ -42,6 +42,9 @@ SETTLE = 30.0
 FULL_RELAY_EVERY = 5.0
 BATCH = 50
 USER_AGENT = "Porchlight-Webhooks/1"
+# The delivery log keeps what ended for this long, and is pruned about once an hour.
+KEEP_LOG = 30 * 24 * 3600.0
+PRUNE_EVERY = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self._seen: int | None = None
         self._last_full = float("-inf")
+        self._last_prune = float("-inf")
         self._depth = OutboxDepth()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -116,6 +120,9 @@ class Outbox:
             attempts += len(due)
             if len(due) < BATCH:
                 break
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            await self.store.prune(now - KEEP_LOG)
         counts = await self.store.depth()
         self._depth = OutboxDepth(counts["pending"], counts["failed"])
         return attempts

@@ -18,7 +18,7 @@ from server.safe_fetch import FetchPolicy
 from server.store import SqlStore
 from server.store_webhooks import WebhookStore
 from server.webhook_signing import new_secret
-from server.webhooks import RETRY_FOR, Outbox
+from server.webhooks import KEEP_LOG, PRUNE_EVERY, RETRY_FOR, Outbox
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import NewConversation, Site
 from tests.fakes import FakeClock
@@ -111,6 +111,10 @@ async def test_a_receiver_down_for_ten_minutes_gets_every_event_once(world: Worl
     # Nothing more is sent once everything was delivered.
     await world.run_for(3600, step=600)
     assert len(world.receiver.hits) == 20
+    # The log forgets what ended a month ago.
+    world.clock.time += KEEP_LOG + PRUNE_EVERY
+    await world.outbox.tick()
+    assert await world.hooks.deliveries(endpoint) == []
 
 
 async def test_retries_go_on_for_a_day_then_stop_and_send_again_works(world: World) -> None:
