@@ -94,6 +94,18 @@ class KindView(BaseModel):
     fields: list[str]
 
 
+class KindList(BaseModel):
+    kinds: list[KindView]
+
+
+class EndpointList(BaseModel):
+    webhooks: list[EndpointView]
+
+
+class Done(BaseModel):
+    ok: bool
+
+
 def _view(endpoint: Endpoint, site_key: str, with_secret: bool = False) -> EndpointView:
     now = time.time()
     until = endpoint.previous_until
@@ -162,7 +174,7 @@ async def list_kinds(request: web.Request) -> web.Response:
         KindView(kind=str(kind), description=DESCRIPTIONS[kind], fields=list(fields))
         for kind, fields in KINDS.items()
     ]
-    return web.json_response({"kinds": [k.model_dump() for k in kinds]})
+    return _json(KindList(kinds=kinds))
 
 
 @routes.get("/api/v1/sites/{key}/webhooks")
@@ -172,7 +184,7 @@ async def list_endpoints(request: web.Request) -> web.Response:
     if site is None:
         return error(404, "site.unknown", "No such site.")
     found = await request.app[WEBHOOKS].store.endpoints(site.id)
-    return web.json_response({"webhooks": [_view(e, site.key).model_dump() for e in found]})
+    return _json(EndpointList(webhooks=[_view(e, site.key) for e in found]))
 
 
 @routes.post("/api/v1/sites/{key}/webhooks")
@@ -234,7 +246,7 @@ async def delete_endpoint(request: web.Request) -> web.Response:
     found = await _endpoint(request)
     if found is None or not await request.app[WEBHOOKS].store.delete_endpoint(found[0].id):
         return _missing()
-    return web.json_response({"ok": True})
+    return _json(Done(ok=True))
 
 
 @routes.post("/api/v1/webhooks/{id:\\d+}/rotate-secret")

@@ -296,7 +296,10 @@ async def vet(url: str, policy: FetchPolicy) -> None:
     if _literal(host) is not None:
         return
     try:
-        await _CheckedResolver(policy).resolve(host, parsed.port or 443)
+        async with asyncio.timeout(policy.connect_timeout):
+            await _CheckedResolver(policy).resolve(host, parsed.port or 443)
     except UnsafeTarget as exc:
         if exc.reason != "resolve":
             raise
+    except TimeoutError:
+        pass  # a slow name server: checked again on every fetch

@@ -40,7 +40,8 @@ LEASE = 60.0
 # Event ids younger than this are read again by the relay (see WebhookStore.relay).
 SETTLE = 30.0
 FULL_RELAY_EVERY = 5.0
-BATCH = 50
+# Claimed together and all sent at once, so none waits for a free slot past its lease.
+BATCH = 16
 USER_AGENT = "Porchlight-Webhooks/1"
 # The delivery log keeps what ended for this long, and is pruned about once an hour.
 KEEP_LOG = 30 * 24 * 3600.0
@@ -67,7 +68,6 @@ class Outbox:
         rng: random.Random | None = None,
         retry_for: float = RETRY_FOR,
         send: Send = fetch,
-        concurrency: int = 8,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -75,7 +75,6 @@ class Outbox:
         self.rng = rng or random.SystemRandom()
         self.retry_for = retry_for
         self.send = send
-        self._slots = asyncio.Semaphore(concurrency)
         self._seen: int | None = None
         self._last_full = float("-inf")
         self._last_prune = float("-inf")
@@ -128,39 +127,42 @@ class Outbox:
         return attempts
 
     async def _attempt(self, due: Due) -> None:
-        async with self._slots:
-            sent_at = self.clock.now()
-            signed = headers(due.secrets, due.message_id, int(sent_at), due.body)
-            signed["User-Agent"] = USER_AGENT
-            status: int | None = None
-            error: str | None = None
-            try:
-                answer = await self.send(
-                    due.url,
-                    self.policy,
-                    method="POST",
-                    headers=signed,
-                    body=due.body.encode(),
-                )
-                status = answer.status
-                if not 200 <= status < 300:
-                    error = f"answered {status}"
-            except UnsafeTarget as exc:
-                error = f"refused: {exc}"
-            except FetchFailed as exc:
-                error = str(exc)
-            now = self.clock.now()
-            if error is None:
-                await self.store.record(due.id, now, "delivered", status, None, None)
-                return
-            attempts = due.attempts + 1
-            if now - due.retry_from >= self.retry_for:
-                log.warning("webhook delivery %s failed for good: %s", due.message_id, error)
-                await self.store.record(due.id, now, "failed", status, error, None)
-                return
-            log.info("webhook delivery %s failed (attempt %d): %s", due.message_id, attempts, error)
-            later = now + self.backoff(attempts)
-            await self.store.record(due.id, now, "pending", status, error, later)
+        sent_at = self.clock.now()
+        signed = headers(due.secrets, due.message_id, int(sent_at), due.body)
+        signed["User-Agent"] = USER_AGENT
+        status: int | None = None
+        error: str | None = None
+        try:
+            answer = await self.send(
+                due.url,
+                self.policy,
+                method="POST",
+                headers=signed,
+                body=due.body.encode(),
+            )
+            status = answer.status
+            if not 200 <= status < 300:
+                error = f"answered {status}"
+        except UnsafeTarget as exc:
+            error = f"refused: {exc}"
+        except FetchFailed as exc:
+            error = str(exc)
+        except Exception as exc:
+            # Whatever else went wrong is this attempt's failure, not the whole pass's.
+            log.exception("webhook delivery %s raised", due.message_id)
+            error = f"failed: {type(exc).__name__}"
+        now = self.clock.now()
+        if error is None:
+            await self.store.record(due.id, now, "delivered", status, None, None)
+            return
+        attempts = due.attempts + 1
+        if now - due.retry_from >= self.retry_for:
+            log.warning("webhook delivery %s failed for good: %s", due.message_id, error)
+            await self.store.record(due.id, now, "failed", status, error, None)
+            return
+        log.info("webhook delivery %s failed (attempt %d): %s", due.message_id, attempts, error)
+        later = now + self.backoff(attempts)
+        await self.store.record(due.id, now, "pending", status, error, later)
 
     # -- the loop every node runs ----------------------------------------------------------
 

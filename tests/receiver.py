@@ -46,10 +46,10 @@ class Receiver:
             request.headers.get("webhook-signature", ""),
             await request.text(),
         )
-        (self.hits if self._verified(hit) else self.unverified).append(hit)
+        (self.hits if self.verified(hit) else self.unverified).append(hit)
         return web.Response(status=self.status)
 
-    def _verified(self, hit: Hit) -> bool:
+    def verified(self, hit: Hit) -> bool:
         when = datetime.fromtimestamp(hit.timestamp, UTC)
         sent = set(hit.signature.split(" "))
         return any(

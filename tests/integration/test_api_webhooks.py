@@ -110,7 +110,7 @@ async def test_a_conversation_reaches_the_receiver_signed(
         assert repeat.webhook_id == first["webhook_id"]
         assert len(repeat.signature.split(" ")) == 2
         receiver.secrets = [old]
-        assert receiver._verified(repeat)
+        assert receiver.verified(repeat)
 
         # Disabled: nothing more is sent.
         status, changed = await admin.call(

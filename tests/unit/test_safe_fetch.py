@@ -91,3 +91,13 @@ def test_http_only_when_allowed_and_private_networks_only_when_listed() -> None:
     check_url("https://10.9.1.1/in", listed)
     with pytest.raises(UnsafeTarget):
         check_url("https://10.8.1.1/in", listed)
+
+
+def test_webhooks_may_use_http_in_development_only() -> None:
+    from server.webhooks import policy_for
+
+    assert policy_for("development", ()).allow_http
+    production = policy_for("production", ())
+    assert not production.allow_http
+    with pytest.raises(UnsafeTarget):
+        check_url("http://hooks.example.com/in", production)
