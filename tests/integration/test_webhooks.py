@@ -196,3 +196,20 @@ async def test_two_nodes_never_claim_the_same_delivery(world: World) -> None:
     # Leased: nothing is due again until the lease runs out (the claimer died).
     assert await world.hooks.claim(world.clock.now() + 59, 60.0, 50) == []
     assert len(await world.hooks.claim(world.clock.now() + 61, 60.0, 50)) == 30
+
+
+async def test_a_node_that_dies_mid_delivery_loses_nothing(world: World) -> None:
+    """Node A relays and claims, then dies before sending; node B (a fresh process: no
+    memory of the log) sends every one once A's lease has run out."""
+    await subscribe(world, "conversation.queued")
+    for _ in range(5):
+        await world.event(EventKind.CONVERSATION_QUEUED, channel="chat")
+    node_a = WebhookStore(world.store._run, world.store.dialect)
+    await node_a.relay(world.clock.now(), 30.0)
+    assert len(await node_a.claim(world.clock.now(), 60.0, 50)) == 5
+    node_b = Outbox(WebhookStore(world.store._run, world.store.dialect), world.clock, POLICY)
+    await node_b.tick()
+    assert world.receiver.hits == []  # still A's
+    world.clock.time += 61
+    await node_b.tick()
+    assert len({hit.webhook_id for hit in world.receiver.hits}) == len(world.receiver.hits) == 5
