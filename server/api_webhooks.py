@@ -72,6 +72,8 @@ class DeliveryView(BaseModel):
     event_id: int
     webhook_id: str
     kind: str
+    # The exact JSON text sent (and signed).
+    body: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
     created_at: float
@@ -128,6 +130,7 @@ def _delivery(delivery: Delivery) -> DeliveryView:
         event_id=delivery.event_id,
         webhook_id=delivery.message_id,
         kind=delivery.kind,
+        body=delivery.body,
         status=delivery.status,
         attempts=delivery.attempts,
         created_at=delivery.created_at,

@@ -76,6 +76,7 @@ class Delivery:
     event_id: int
     message_id: str
     kind: str
+    body: str
     status: DeliveryStatus
     attempts: int
     created_at: float

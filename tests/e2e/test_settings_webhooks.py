@@ -104,6 +104,12 @@ async def test_an_admin_adds_an_endpoint_and_sends_a_delivery_again(
             await expect(log.get_by_role("cell", name="Delivered", exact=True)).to_be_visible()
             assert len(receiver.hits) >= 2 and receiver.unverified == []
             assert len({hit.webhook_id for hit in receiver.hits}) == 1
+            await log.get_by_text("Payload").click()
+            await expect(log.locator("details pre")).to_contain_text(
+                '"type": "conversation.queued"'
+            )
+            # Full-page pictures from the top, so the sticky header is where a person sees it.
+            await page.evaluate("window.scrollTo(0, 0)")
             await page.screenshot(path=shots / "settings-webhooks-log.png", full_page=True)
             await page.set_viewport_size({"width": 390, "height": 844})
             await page.screenshot(path=shots / "settings-webhooks-phone.png", full_page=True)

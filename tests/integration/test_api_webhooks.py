@@ -94,6 +94,7 @@ async def test_a_conversation_reaches_the_receiver_signed(
         assert log["next_cursor"] is None
         first = log["deliveries"][-1]
         assert first["webhook_id"] == receiver.hits[0].webhook_id
+        assert first["body"] == receiver.hits[0].body
 
         # Rotate: both secrets sign for a day, so a receiver on the old one keeps working.
         status, rotated = await admin.call("POST", f"/api/v1/webhooks/{hook}/rotate-secret")

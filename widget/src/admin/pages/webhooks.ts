@@ -27,6 +27,7 @@ interface Delivery {
   id: number;
   webhook_id: string;
   kind: string;
+  body: string;
   status: "pending" | "delivered" | "failed";
   attempts: number;
   created_at: number;
@@ -43,6 +44,13 @@ interface DeliveryPage {
 const STATUS_TEXT = { pending: "Retrying", delivered: "Delivered", failed: "Failed" };
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const time = (at: number | null): string => (at == null ? "—" : when.format(new Date(at * 1000)));
+const pretty = (body: string): string => {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+};
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const sitePicker = h("select", { id: "hook-site" });
@@ -272,7 +280,13 @@ function deliveryRow(api: Api, endpoint: Endpoint, d: Delivery, reload: () => Pr
   return h(
     "tr",
     {},
-    h("td", { "data-label": "Event" }, h("code", {}, d.kind), h("div", { class: "hint" }, d.webhook_id)),
+    h(
+      "td",
+      { "data-label": "Event" },
+      h("code", {}, d.kind),
+      h("div", { class: "hint" }, d.webhook_id),
+      h("details", {}, h("summary", {}, "Payload"), h("pre", { class: "snippet" }, pretty(d.body))),
+    ),
     h("td", { "data-label": "Status" }, h("span", { class: `badge ${d.status}` }, STATUS_TEXT[d.status])),
     h("td", { "data-label": "Attempts" }, String(d.attempts)),
     h("td", { "data-label": "Response", title: d.last_error ?? "" }, response),
