@@ -107,7 +107,9 @@ class Outbox:
         """Relay new events, send what is due; returns how many attempts were made."""
         now = self.clock.now()
         full = now - self._last_full >= FULL_RELAY_EVERY
-        _, self._seen = await self.store.relay(now, SETTLE, after=None if full else self._seen)
+        _, seen = await self.store.relay(now, SETTLE, after=None if full else self._seen)
+        # A full pass may stop short (a page's worth); the quick ones go on from the furthest.
+        self._seen = max(seen, self._seen or 0)
         if full:
             self._last_full = now
         attempts = 0
