@@ -12,7 +12,8 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJs
 from server.api import Body, error, read_body, require
 from server.keys import STORE, WEBHOOKS
 from server.safe_fetch import UnsafeTarget, vet
-from server.store_webhooks import Delivery, Endpoint
+from server.store_hook_endpoints import Endpoint
+from server.store_webhooks import Delivery
 from server.webhook_kinds import DESCRIPTIONS, KINDS
 from server.webhook_signing import new_secret
 from signaling.errors import ErrorCode

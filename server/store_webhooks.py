@@ -1,4 +1,5 @@
-"""Webhook endpoints and their outbox in SQL, on the ``SqlStore``'s database.
+"""The webhook outbox in SQL, on the ``SqlStore``'s database (the endpoints' half is
+``server.store_hook_endpoints``).
 
 The outbox is fed from the stored event log (``relay``), claimed by any node (``claim``,
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serves one process), and each attempt's
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from server.accounts import commit
+from server.store_hook_endpoints import EndpointStore, secrets_at
 from server.tables import (
     conversations,
     events,
@@ -28,43 +30,7 @@ from server.tables import (
 )
 from server.webhook_kinds import KINDS, payload
 
-T = TypeVar("T")
-
-
-class Run(Protocol):
-    """The store's transaction runner: ``work`` on a connection of its own, committing
-    what it writes."""
-
-    def __call__(self, work: Callable[[Connection], T], /) -> Awaitable[T]: ...
-
-
 DeliveryStatus = Literal["pending", "delivered", "failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A site's receiver. ``secret`` (and ``previous_secret`` until ``previous_until``)
-    signs its deliveries; they never leave the server except when made or rotated."""
-
-    id: int
-    site_id: int
-    url: str
-    description: str
-    kinds: tuple[str, ...]
-    enabled: bool
-    created_at: float
-    secret: str
-    previous_secret: str | None
-    previous_until: float | None
-
-
-def secrets_at(row: RowMapping, now: float) -> tuple[str, ...]:
-    """The secrets that sign a delivery made at ``now``: the current one, and the previous
-    one while it is still honoured after a rotation."""
-    until = row["previous_until"]
-    if row["previous_secret"] and until is not None and now < until:
-        return (row["secret"], row["previous_secret"])
-    return (row["secret"],)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,21 +66,6 @@ class Due:
     secrets: tuple[str, ...]
 
 
-def _endpoint(row: RowMapping) -> Endpoint:
-    return Endpoint(
-        id=row["id"],
-        site_id=row["site_id"],
-        url=row["url"],
-        description=row["description"],
-        kinds=tuple(json.loads(row["kinds"])),
-        enabled=bool(row["enabled"]),
-        created_at=row["created_at"],
-        secret=row["secret"],
-        previous_secret=row["previous_secret"],
-        previous_until=row["previous_until"],
-    )
-
-
 _DELIVERY = tuple(getattr(webhook_deliveries.c, name) for name in Delivery.__dataclass_fields__)
 
 
@@ -122,93 +73,8 @@ def _delivery(row: RowMapping) -> Delivery:
     return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
 
 
-class WebhookStore:
-    """Endpoints, the outbox and the relay cursor. ``run`` is the store's transaction runner
-    (``SqlStore._run``), ``dialect`` its database's name."""
-
-    def __init__(self, run: Run, dialect: str) -> None:
-        self._run = run
-        self.dialect = dialect
-
-    # -- endpoints -----------------------------------------------------------------------
-
-    async def create_endpoint(
-        self,
-        site_id: int,
-        url: str,
-        description: str,
-        kinds: Sequence[str],
-        secret: str,
-        now: float,
-    ) -> Endpoint:
-        values = {
-            "site_id": site_id,
-            "url": url,
-            "description": description,
-            "kinds": json.dumps(list(kinds)),
-            "secret": secret,
-            "enabled": True,
-            "created_at": now,
-        }
-        statement = sa.insert(webhook_endpoints).values(values).returning(webhook_endpoints)
-        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().one()))
-        return _endpoint(row)
-
-    async def endpoints(self, site_id: int | None = None) -> list[Endpoint]:
-        statement = sa.select(webhook_endpoints).order_by(webhook_endpoints.c.id)
-        if site_id is not None:
-            statement = statement.where(webhook_endpoints.c.site_id == site_id)
-        rows = await self._run(lambda conn: conn.execute(statement).mappings().all())
-        return [_endpoint(row) for row in rows]
-
-    async def endpoint(self, endpoint_id: int) -> Endpoint | None:
-        statement = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-        row = await self._run(lambda conn: conn.execute(statement).mappings().first())
-        return None if row is None else _endpoint(row)
-
-    async def update_endpoint(self, endpoint_id: int, **changes: Any) -> Endpoint | None:
-        """Change ``url``, ``description``, ``kinds`` or ``enabled``; None if no such row."""
-        if "kinds" in changes:
-            changes["kinds"] = json.dumps(list(changes["kinds"]))
-        statement = (
-            sa.update(webhook_endpoints)
-            .where(webhook_endpoints.c.id == endpoint_id)
-            .values(changes)
-            .returning(webhook_endpoints)
-        )
-        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
-        return None if row is None else _endpoint(row)
-
-    async def rotate_secret(
-        self, endpoint_id: int, secret: str, previous_until: float
-    ) -> Endpoint | None:
-        """Sign with ``secret`` from now on, and with the current one too until
-        ``previous_until``."""
-        statement = (
-            sa.update(webhook_endpoints)
-            .where(webhook_endpoints.c.id == endpoint_id)
-            .values(
-                secret=secret,
-                previous_secret=webhook_endpoints.c.secret,
-                previous_until=previous_until,
-            )
-            .returning(webhook_endpoints)
-        )
-        row = await self._run(lambda conn: commit(conn, conn.execute(statement).mappings().first()))
-        return None if row is None else _endpoint(row)
-
-    async def delete_endpoint(self, endpoint_id: int) -> bool:
-        def work(conn: Connection) -> bool:
-            conn.execute(
-                sa.delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
-            )
-            gone = conn.execute(
-                sa.delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-            ).rowcount
-            conn.commit()
-            return bool(gone)
-
-        return await self._run(work)
+class WebhookStore(EndpointStore):
+    """Endpoints (``EndpointStore``), the outbox and the relay cursor."""
 
     # -- the relay: event log → outbox ---------------------------------------------------
 
