@@ -69,6 +69,18 @@ class Due:
 _DELIVERY = tuple(getattr(webhook_deliveries.c, name) for name in Delivery.__dataclass_fields__)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt went: ``pending`` with its next attempt, or final."""
+
+    delivery_id: int
+    at: float
+    status: DeliveryStatus
+    response_status: int | None
+    error: str | None
+    next_attempt_at: float | None
+
+
 def _delivery(row: RowMapping) -> Delivery:
     return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
 
@@ -253,30 +265,31 @@ class WebhookStore(EndpointStore):
 
         return await self._run(work)
 
-    async def record(
-        self,
-        delivery_id: int,
-        now: float,
-        status: DeliveryStatus,
-        response_status: int | None,
-        error: str | None,
-        next_attempt_at: float | None,
-    ) -> None:
-        """The outcome of one attempt (``pending`` with a next attempt, or final)."""
-        statement = (
-            sa.update(webhook_deliveries)
-            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == "pending")
-            .values(
-                status=status,
-                attempts=webhook_deliveries.c.attempts + 1,
-                last_attempt_at=now,
-                response_status=response_status,
-                last_error=None if error is None else error[:300],
-                next_attempt_at=next_attempt_at,
-                delivered_at=now if status == "delivered" else None,
-            )
-        )
-        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """The outcomes of a batch of attempts, in one transaction."""
+
+        def work(conn: Connection) -> None:
+            for outcome in outcomes:
+                conn.execute(
+                    sa.update(webhook_deliveries)
+                    .where(
+                        webhook_deliveries.c.id == outcome.delivery_id,
+                        webhook_deliveries.c.status == "pending",
+                    )
+                    .values(
+                        status=outcome.status,
+                        attempts=webhook_deliveries.c.attempts + 1,
+                        last_attempt_at=outcome.at,
+                        response_status=outcome.response_status,
+                        last_error=None if outcome.error is None else outcome.error[:300],
+                        next_attempt_at=outcome.next_attempt_at,
+                        delivered_at=outcome.at if outcome.status == "delivered" else None,
+                    )
+                )
+            conn.commit()
+
+        if outcomes:
+            await self._run(work)
 
     # -- the delivery log ----------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from server.net import Network
 from server.safe_fetch import Fetched, FetchFailed, FetchPolicy, UnsafeTarget, fetch
-from server.store_webhooks import Due, WebhookStore
+from server.store_webhooks import Due, Outcome, WebhookStore
 from server.webhook_kinds import KINDS
 from server.webhook_signing import headers
 from signaling.domain_events import DomainEvent
@@ -40,8 +40,9 @@ LEASE = 60.0
 # Event ids younger than this are read again by the relay (see WebhookStore.relay).
 SETTLE = 30.0
 FULL_RELAY_EVERY = 5.0
-# Claimed together and all sent at once, so none waits for a free slot past its lease.
-BATCH = 16
+# Claimed together and all sent at once (so none waits past its lease), their outcomes
+# recorded in one transaction.
+BATCH = 32
 USER_AGENT = "Porchlight-Webhooks/1"
 # The delivery log keeps what ended for this long, and is pruned about once an hour.
 KEEP_LOG = 30 * 24 * 3600.0
@@ -117,7 +118,7 @@ class Outbox:
             due = await self.store.claim(self.clock.now(), LEASE, BATCH)
             if not due:
                 break
-            await asyncio.gather(*(self._attempt(d) for d in due))
+            await self.store.record(await asyncio.gather(*(self._attempt(d) for d in due)))
             attempts += len(due)
             if len(due) < BATCH:
                 break
@@ -128,7 +129,7 @@ class Outbox:
         self._depth = OutboxDepth(counts["pending"], counts["failed"])
         return attempts
 
-    async def _attempt(self, due: Due) -> None:
+    async def _attempt(self, due: Due) -> Outcome:
         sent_at = self.clock.now()
         signed = headers(due.secrets, due.message_id, int(sent_at), due.body)
         signed["User-Agent"] = USER_AGENT
@@ -155,16 +156,13 @@ class Outbox:
             error = f"failed: {type(exc).__name__}"
         now = self.clock.now()
         if error is None:
-            await self.store.record(due.id, now, "delivered", status, None, None)
-            return
+            return Outcome(due.id, now, "delivered", status, None, None)
         attempts = due.attempts + 1
         if now - due.retry_from >= self.retry_for:
             log.warning("webhook delivery %s failed for good: %s", due.message_id, error)
-            await self.store.record(due.id, now, "failed", status, error, None)
-            return
+            return Outcome(due.id, now, "failed", status, error, None)
         log.info("webhook delivery %s failed (attempt %d): %s", due.message_id, attempts, error)
-        later = now + self.backoff(attempts)
-        await self.store.record(due.id, now, "pending", status, error, later)
+        return Outcome(due.id, now, "pending", status, error, now + self.backoff(attempts))
 
     # -- the loop every node runs ----------------------------------------------------------
 
