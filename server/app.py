@@ -14,13 +14,25 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, api_webhooks, fanout, health, pages, precheck_api
+from server import (
+    admin_pages,
+    api,
+    api_shift,
+    api_sites,
+    api_webhooks,
+    fanout,
+    health,
+    pages,
+    precheck_api,
+)
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
+from server.installs import Installs
 from server.keys import (
     ASSETS,
     AUTH,
+    INSTALLS,
     LIMITS,
     SETTINGS,
     SIGNALING,
@@ -107,7 +119,9 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_shift.routes)
     app.add_routes(api_webhooks.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
@@ -201,6 +215,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper.start()
     webhooks.start()
     app[STORE] = store
+    app[INSTALLS] = Installs(store)
     app[WEBHOOKS] = webhooks
     app[AUTH] = auth
     app[SIGNALING] = signaling

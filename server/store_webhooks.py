@@ -114,7 +114,8 @@ class WebhookStore(EndpointStore):
                 conn.execute(
                     sa.select(webhook_endpoints, sites.c.key.label("site_key"))
                     .join(sites, sites.c.id == webhook_endpoints.c.site_id)
-                    .where(webhook_endpoints.c.enabled.is_(True))
+                    # A deleted site's endpoints hear nothing more.
+                    .where(webhook_endpoints.c.enabled.is_(True), sites.c.deleted_at.is_(None))
                 )
                 .mappings()
                 .all()
@@ -231,10 +232,12 @@ class WebhookStore(EndpointStore):
                         webhook_endpoints,
                         webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id,
                     )
+                    .join(sites, sites.c.id == webhook_endpoints.c.site_id)
                     .where(
                         webhook_deliveries.c.status == "pending",
                         webhook_deliveries.c.next_attempt_at <= now,
                         webhook_endpoints.c.enabled.is_(True),
+                        sites.c.deleted_at.is_(None),
                     )
                     .order_by(webhook_deliveries.c.next_attempt_at)
                     .limit(limit)

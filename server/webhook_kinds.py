@@ -15,7 +15,8 @@ Message text, internal notes, visitor names, emails and page addresses are never
 
 Left out of the catalogue: ``message.stored`` and ``conversation.read`` (they are not in the
 stored event log, which is what deliveries are made from, and would carry what people wrote),
-and ``presence.changed`` (a staff member's own state, not any one site's).
+``presence.changed`` and ``wrapup.ended`` (a staff member's own state and time, not the
+site's). A rating's comment is never sent, only its score.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     EventKind.CONVERSATION_ABANDONED: (),
     EventKind.CONVERSATION_REQUEUED: (),
     EventKind.CONVERSATION_ENDED: (),
+    EventKind.CONVERSATION_RATED: ("score",),
+    EventKind.CONVERSATION_TAGGED: ("tag",),
     EventKind.CALL_STARTED: ("call_id", "channel"),
     EventKind.CALL_SWITCHED: ("call_id", "channel", "previous"),
     EventKind.CALL_ENDED: ("call_id", "reason", "duration_s"),
@@ -52,6 +55,8 @@ DESCRIPTIONS: Mapping[str, str] = {
     EventKind.CONVERSATION_ABANDONED: "The customer left before anyone answered.",
     EventKind.CONVERSATION_REQUEUED: "Its staff member did not come back in time; it waits again.",
     EventKind.CONVERSATION_ENDED: "An active conversation ended; actor says who ended it.",
+    EventKind.CONVERSATION_RATED: "The customer rated it (score: 1 to 5; a later one replaces it).",
+    EventKind.CONVERSATION_TAGGED: "Its staff member picked an outcome (tag).",
     EventKind.CALL_STARTED: "A call started (channel: voice, video or oneway).",
     EventKind.CALL_SWITCHED: "The running call moved to channel from previous.",
     EventKind.CALL_ENDED: "A call ended (reason, duration_s).",

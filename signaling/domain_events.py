@@ -37,6 +37,9 @@ class EventKind(StrEnum):
     again at its original place."""
     CONVERSATION_ENDED = "conversation.ended"
     """An active conversation ended (the actor says who ended it)."""
+    CONVERSATION_RATED = "conversation.rated"
+    """The customer rated the conversation. Detail: ``score`` (1 to 5; 4 and 5 count as
+    satisfied in CSAT). A later rating replaces an earlier one."""
     MESSAGE_STORED = "message.stored"
     """A message was committed. Detail: ``seq``. Not repeated in the event log."""
     CONVERSATION_READ = "conversation.read"
@@ -52,8 +55,14 @@ class EventKind(StrEnum):
     """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
     CALL_PROPOSAL_ANSWERED = "call.proposal_answered"
     """The customer answered a proposal. Detail: ``proposal_id``, ``accepted``."""
+    CONVERSATION_TAGGED = "conversation.tagged"
+    """Its staff member picked an outcome. Detail: ``tag``."""
+    WRAPUP_ENDED = "wrapup.ended"
+    """A staff member's wrap-up after a conversation is over. Detail: ``how`` (ready,
+    timeout), ``duration_s``, ``pause`` (it held the pause after calls in a row)."""
     PRESENCE_CHANGED = "presence.changed"
-    """A staff member's presence changed. Detail: ``status``."""
+    """A staff member's presence changed. Detail: ``status``, ``reason`` while away; when
+    an away spell ended (back, or another reason): ``away_reason`` and ``away_s``."""
 
 
 # Kinds whose own tables already are their log.

@@ -213,3 +213,14 @@ async def test_a_node_that_dies_mid_delivery_loses_nothing(world: World) -> None
     world.clock.time += 61
     await node_b.tick()
     assert len({hit.webhook_id for hit in world.receiver.hits}) == len(world.receiver.hits) == 5
+
+
+async def test_a_deleted_sites_endpoints_hear_nothing_more(world: World) -> None:
+    await subscribe(world, "conversation.queued")
+    await world.event(EventKind.CONVERSATION_QUEUED, channel="chat")
+    await world.hooks.relay(world.clock.now(), 30.0)
+    assert await world.store.delete_site(world.site.key)
+    await world.event(EventKind.CONVERSATION_QUEUED, channel="chat")
+    added, _ = await world.hooks.relay(world.clock.now(), 30.0)
+    assert added == 0
+    assert await world.hooks.claim(world.clock.now(), 60.0, 50) == []

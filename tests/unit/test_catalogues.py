@@ -16,6 +16,7 @@ def test_customer_events_are_frozen() -> None:
         "call.respond",
         "call.start",
         "conversation.end",
+        "conversation.rate",
         "conversation.resume",
         "conversation.start",
         "message.send",
@@ -34,6 +35,7 @@ def test_staff_events_are_frozen() -> None:
         "call.propose",
         "conversation.end",
         "conversation.resume",
+        "conversation.tag",
         "message.send",
         "presence.set",
         "read",
@@ -41,6 +43,8 @@ def test_staff_events_are_frozen() -> None:
         "ring.decline",
         "sync",
         "typing",
+        "wrapup.end",
+        "wrapup.extend",
     ]
 
 
@@ -61,6 +65,7 @@ def test_server_events_are_frozen() -> None:
         "ring.cancelled",
         "session",
         "typing",
+        "wrapup",
     ]
 
 
@@ -72,8 +77,10 @@ def test_error_codes_are_frozen() -> None:
         "call.not_allowed",
         "call.not_found",
         "capacity.full",
+        "channel.not_offered",
         "conversation.ended",
         "conversation.not_assigned",
+        "conversation.not_ended",
         "conversation.not_found",
         "event.unknown",
         "origin.not_allowed",
@@ -83,6 +90,7 @@ def test_error_codes_are_frozen() -> None:
         "ring.expired",
         "server.error",
         "site.unknown",
+        "tag.unknown",
         "token.invalid",
         "webhook.not_found",
         "webhook.url_refused",

@@ -17,6 +17,8 @@ def test_webhook_kinds_are_frozen() -> None:
         "conversation.abandoned": (),
         "conversation.requeued": (),
         "conversation.ended": (),
+        "conversation.rated": ("score",),
+        "conversation.tagged": ("tag",),
         "call.started": ("call_id", "channel"),
         "call.switched": ("call_id", "channel", "previous"),
         "call.ended": ("call_id", "reason", "duration_s"),
@@ -30,7 +32,12 @@ def test_kinds_come_from_the_domain_catalogue_and_are_documented() -> None:
     assert set(DESCRIPTIONS) == set(KINDS)
     assert all(DESCRIPTIONS[kind].strip() for kind in KINDS)
     # What is not in the stored log, or belongs to no site, is not offered.
-    left_out = {EventKind.MESSAGE_STORED, EventKind.CONVERSATION_READ, EventKind.PRESENCE_CHANGED}
+    left_out = {
+        EventKind.MESSAGE_STORED,
+        EventKind.CONVERSATION_READ,
+        EventKind.PRESENCE_CHANGED,
+        EventKind.WRAPUP_ENDED,
+    }
     assert left_out == set(EventKind) - set(KINDS)
 
 

@@ -2,7 +2,7 @@
 cursor in that log (see server.tables).
 
 Revision ID: 0010_webhooks
-Revises: 0007_assignee_index
+Revises: 0010_wrapup (re-chained after main's 0008-0010 when merging main)
 Create Date: 2026-12-04
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_webhooks"
-down_revision: str | None = "0007_assignee_index"
+down_revision: str | None = "0010_wrapup"
 branch_labels: str | None = None
 depends_on: str | None = None
 
