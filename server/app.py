@@ -21,6 +21,7 @@ from server import (
     api_shift,
     api_sites,
     api_tokens,
+    api_webhooks,
     fanout,
     health,
     pages,
@@ -42,6 +43,7 @@ from server.keys import (
     STORE,
     TEMPLATES,
     THROTTLE,
+    WEBHOOKS,
 )
 from server.limits import RateLimits, rates_from
 from server.migrate import migrate
@@ -49,7 +51,9 @@ from server.net import TRUSTED_PROXIES, socket_address
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
+from server.store_webhooks import WebhookStore
 from server.throttle import MemoryThrottle, RedisThrottle
+from server.webhooks import Outbox, policy_for
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
@@ -126,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
     # The audit log (and anything else) subscribes to API token use here.
     app[api_tokens.TOKEN_LISTENERS] = []
     app.on_startup.append(api_docs.build_document)
+    app.add_routes(api_webhooks.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -180,6 +185,14 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     store = await SqlStore.open(settings.database_url)
     clock = LoopClock()
     outbound = Outbound(app[SIO])
+    events = EventLog(store)
+    # Webhooks are relayed from the stored log; the subscription only wakes the outbox.
+    webhooks = Outbox(
+        WebhookStore(store._run, store.dialect),
+        clock,
+        policy_for(settings.mode, settings.webhook_networks),
+    )
+    events.subscribe(webhooks.on_event)
     router = Router(
         store,
         store,
@@ -192,7 +205,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         ),
         StaffHandles(settings.secret_key),
         node_id=uuid.uuid4().hex,
-        events=EventLog(store),
+        events=events,
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
@@ -208,14 +221,17 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     await router.start(alone=settings.redis_url is None)
     sweeper = Sweeper(router.sweep)
     sweeper.start()
+    webhooks.start()
     app[STORE] = store
     app[INSTALLS] = Installs(store)
+    app[WEBHOOKS] = webhooks
     app[AUTH] = auth
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
     await sweeper.stop()
+    await webhooks.stop()
     await app[SIO].shutdown()
     await router.stop()
     await clock.close()

@@ -53,6 +53,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONVERSATION_NOT_FOUND: 404,
     ErrorCode.API_TOKEN_NOT_FOUND: 404,
     ErrorCode.PRECHECK_NOT_FOUND: 404,
+    ErrorCode.WEBHOOK_NOT_FOUND: 404,
+    ErrorCode.WEBHOOK_URL_REFUSED: 400,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.STAFF_EXISTS: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,

@@ -87,6 +87,10 @@ class Settings(BaseModel):
     # visitor's new check replaces their running one).
     prechecks_running: Annotated[int, Field(ge=1, le=1000)] = 8
     prechecks_per_address: Annotated[int, Field(ge=1, le=1000)] = 2
+    # Webhook receivers on these networks may be called although they are private (an
+    # on-premises system); every other private, loopback or link-local address is refused.
+    # Plain http receivers are allowed in development mode only.
+    webhook_allowed_networks: tuple[str, ...] = ()
     static_dir: Path = Path(__file__).parent / "static"
 
     @field_validator("public_url")
@@ -119,7 +123,7 @@ class Settings(BaseModel):
             )
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
         # From the environment: one comma-separated string.
@@ -160,6 +164,10 @@ class Settings(BaseModel):
     @property
     def proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def webhook_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.webhook_allowed_networks)
 
     @property
     def public_origin(self) -> str:

@@ -278,3 +278,67 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.Double, nullable=True),
     sa.Column("revoked_at", sa.Double, nullable=True),
 )
+
+# -- webhooks (server.store_webhooks) -------------------------------------------------------
+
+# A site's receivers. ``kinds`` is a JSON list from server.webhook_kinds; ``secret`` signs
+# (it must be readable to sign, so it is not hashed); after a rotation the previous secret
+# signs too until ``previous_until``.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("kinds", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("previous_secret", sa.String(64), nullable=True),
+    sa.Column("previous_until", sa.Double, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+# The outbox: one row per (endpoint, stored event), written by the relay from the event log,
+# so a node that dies loses nothing. ``message_id`` is the stable ``webhook-id``. A row is
+# due while ``status`` is pending and ``next_attempt_at`` has passed; a node that claims it
+# pushes ``next_attempt_at`` out by a lease, so a node that dies mid-delivery only delays it.
+# No foreign key to ``events``: erasing a conversation's events must not need the outbox.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "endpoint_id",
+        sa.Integer,
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    # Retries go on until 24 h after this (the first attempt, or the last "send again").
+    sa.Column("retry_from", sa.Double, nullable=False),
+    sa.Column("next_attempt_at", sa.Double, nullable=True),
+    sa.Column("last_attempt_at", sa.Double, nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("delivered_at", sa.Double, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "endpoint_id", "id"),
+)
+
+# The relay's place in the event log: one row. Events after ``last_event_id`` are read again
+# on every pass until they are old enough that no transaction still writing one can be behind
+# them (ids are handed out before commit), then the cursor moves past them.
+webhook_cursor = sa.Table(
+    "webhook_cursor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("last_event_id", sa.Integer, nullable=False),
+)

@@ -72,6 +72,11 @@ class ErrorCode(StrEnum):
     """The site does not offer this channel (chat, voice, video or see-them-only)."""
     TAG_UNKNOWN = "tag.unknown"
     """The outcome tag is not in the site's catalogue."""
+    WEBHOOK_NOT_FOUND = "webhook.not_found"
+    """No such webhook endpoint, or no such delivery of that endpoint."""
+    WEBHOOK_URL_REFUSED = "webhook.url_refused"
+    """A webhook URL that may not be called: not https (http only in development), or a
+    host that is or resolves to a loopback, private, link-local or metadata address."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     SERVER_ERROR = "server.error"

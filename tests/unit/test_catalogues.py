@@ -101,6 +101,8 @@ def test_error_codes_are_frozen() -> None:
         "staff.exists",
         "tag.unknown",
         "token.invalid",
+        "webhook.not_found",
+        "webhook.url_refused",
     ]
 
 

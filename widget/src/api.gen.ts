@@ -6,8 +6,56 @@ export interface Availability {
   look: Look;
 }
 
+export interface DeliveryPage {
+  deliveries: Array<DeliveryView>;
+  next_cursor: number | null;
+}
+
+export interface DeliveryView {
+  id: number;
+  event_id: number;
+  webhook_id: string;
+  kind: string;
+  body: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number | null;
+  last_attempt_at: number | null;
+  response_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
+export interface Done {
+  ok: boolean;
+}
+
+export interface EndpointChanges {
+  url?: string | null;
+  description?: string | null;
+  kinds?: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered"> | null;
+  enabled?: boolean | null;
+}
+
+export interface EndpointList {
+  webhooks: Array<EndpointView>;
+}
+
+export interface EndpointView {
+  id: number;
+  site: string;
+  url: string;
+  description: string;
+  kinds: Array<string>;
+  enabled: boolean;
+  created_at: number;
+  secret?: string | null;
+  previous_secret_until?: number | null;
+}
+
 /** Error codes, each with the situation it reports. */
-export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "rate.limited" | "server.error";
+export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "webhook.not_found" | "webhook.url_refused" | "rate.limited" | "server.error";
 
 /** Every REST refusal has this shape. */
 export interface ErrorEnvelope {
@@ -19,6 +67,16 @@ export interface IceServer {
   urls: Array<string>;
   username?: string | null;
   credential?: string | null;
+}
+
+export interface KindList {
+  kinds: Array<KindView>;
+}
+
+export interface KindView {
+  kind: string;
+  description: string;
+  fields: Array<string>;
 }
 
 /** A staff member's email and password. */
@@ -46,6 +104,12 @@ export interface MessageView {
   body: string;
   created_at: number;
   detail?: object | null;
+}
+
+export interface NewEndpoint {
+  url: string;
+  description?: string;
+  kinds: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered">;
 }
 
 /** A new staff member; ``max_chats`` is how many chats they handle at once. */

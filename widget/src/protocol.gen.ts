@@ -85,6 +85,8 @@ export const ErrorCode = {
   CALL_NOT_ALLOWED: "call.not_allowed",
   CHANNEL_NOT_OFFERED: "channel.not_offered",
   TAG_UNKNOWN: "tag.unknown",
+  WEBHOOK_NOT_FOUND: "webhook.not_found",
+  WEBHOOK_URL_REFUSED: "webhook.url_refused",
   RATE_LIMITED: "rate.limited",
   SERVER_ERROR: "server.error",
 } as const;
