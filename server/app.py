@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, fanout, health, pages, precheck_api
+from server import api, fanout, health, metrics, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -41,7 +41,6 @@ from signaling.clock import LoopClock
 from signaling.conversations import Conversations
 from signaling.event_log import EventLog
 from signaling.namespaces import Signaling
-from signaling.outbound import Outbound
 from signaling.routing import Router, RoutingPolicy
 from signaling.sweeper import Sweeper
 from signaling.views import StaffHandles
@@ -100,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
+    metrics.install(app)
     app.add_routes(pages.routes)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
@@ -156,8 +156,12 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
+    figures = app[metrics.METRICS]
+    figures.attach_store(store)
     clock = LoopClock()
-    outbound = Outbound(app[SIO])
+    outbound = metrics.MeteredOutbound(app[SIO], figures)
+    events = EventLog(store)
+    events.subscribe(figures.observe)
     router = Router(
         store,
         store,
@@ -170,7 +174,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         ),
         StaffHandles(settings.secret_key),
         node_id=uuid.uuid4().hex,
-        events=EventLog(store),
+        events=events,
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))

@@ -72,6 +72,10 @@ class Settings(BaseModel):
     ice_transport_policy: Literal["all", "relay"] = "all"
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, personal data only in redactable fields (server.logs).
+    log_format: Literal["text", "json"] = "text"
+    # The bearer token that GET /metrics requires; unset, /metrics is off (404).
+    metrics_token: Annotated[str | None, Field(min_length=16)] = None
     # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).
     trusted_proxies: tuple[str, ...] = ()
     # Rate limits (per visitor or staff member, per address, per site). Per address they are

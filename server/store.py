@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -156,6 +157,8 @@ class SqlStore(Accounts, CallStore, RoutingState):
         self._site_keys = {}
         self._sites = {}
         self.dialect: str = database.engine.dialect.name
+        # Told each transaction's duration in seconds (server.metrics), when set.
+        self.observe: Callable[[float], None] | None = None
 
     @classmethod
     async def open(cls, database_url: str) -> SqlStore:
@@ -173,7 +176,13 @@ class SqlStore(Accounts, CallStore, RoutingState):
         return store
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await self._database.run(work)
+        if self.observe is None:
+            return await self._database.run(work)
+        started = time.perf_counter()
+        try:
+            return await self._database.run(work)
+        finally:
+            self.observe(time.perf_counter() - started)
 
     async def close(self) -> None:
         """Close every connection."""
@@ -395,6 +404,14 @@ class SqlStore(Accounts, CallStore, RoutingState):
             )
             for row in rows
         ]
+
+    async def count_waiting(self) -> int:
+        """How many conversations wait for a person (queued or ringing), fleet-wide."""
+        statement = sa.select(sa.func.count()).where(
+            conversations.c.status.in_(("queued", "ringing"))
+        )
+        counted: int | None = await self._run(lambda conn: conn.scalar(statement))
+        return int(counted or 0)
 
     async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
         """``ended_at - accepted_at`` for the most recently ended handled conversations,

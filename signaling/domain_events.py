@@ -47,7 +47,7 @@ class EventKind(StrEnum):
     """The running call moved to another channel. Detail: ``call_id``, ``channel``,
     ``previous``."""
     CALL_ENDED = "call.ended"
-    """A call ended. Detail: ``call_id``, ``reason``, ``duration_s``."""
+    """A call ended. Detail: ``call_id``, ``channel``, ``reason``, ``duration_s``."""
     CALL_PROPOSED = "call.proposed"
     """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
     CALL_PROPOSAL_ANSWERED = "call.proposal_answered"
