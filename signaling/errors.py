@@ -49,6 +49,10 @@ class ErrorCode(StrEnum):
     """Calls need an active conversation with a staff member in it."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
+    DATABASE_UNAVAILABLE = "database.unavailable"
+    """The database does not answer in time (``/readyz``); retry after ``Retry-After``."""
+    REDIS_UNAVAILABLE = "redis.unavailable"
+    """A fleet node's Redis does not answer (``/readyz``); retry after ``Retry-After``."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 

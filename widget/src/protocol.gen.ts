@@ -69,6 +69,8 @@ export const ErrorCode = {
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
   RATE_LIMITED: "rate.limited",
+  DATABASE_UNAVAILABLE: "database.unavailable",
+  REDIS_UNAVAILABLE: "redis.unavailable",
   SERVER_ERROR: "server.error",
 } as const;
 
