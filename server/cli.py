@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import errno
 import getpass
-import logging
 import secrets
 import signal
 import sys
@@ -16,9 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
+from server import logs
 from server.api import snippet
 from server.app import create_app
 from server.auth import hash_password
+from server.keys import SETTINGS
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
 from server.store import DuplicateError, SqlStore
@@ -33,6 +34,11 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="porchlight", description=__doc__)
     cli.add_argument("--settings", type=Path, help="TOML settings file")
     cli.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///porchlight.db")
+    cli.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one object per line, personal data only as digests",
+    )
     commands = cli.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -74,7 +80,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    overrides: dict[str, Any] = {"database_url": args.database_url}
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "log_format": args.log_format,
+    }
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
     if args.command == "demo":
@@ -84,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"porchlight: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, settings.secret_key)
     if args.command == "serve":
         return run(serve(settings))
     if args.command == "migrate":
@@ -131,7 +138,9 @@ async def until_stopped() -> None:
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    settings = app.get(SETTINGS)
+    access = logs.access_logger(settings.log_format) if settings is not None else {}
+    runner = web.AppRunner(app, handle_signals=False, **access)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
