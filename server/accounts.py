@@ -34,6 +34,13 @@ def _tuple(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
+class Keep:
+    """The default of a setting that ``None`` would change: leave it as it is."""
+
+
+KEEP = Keep()
+
+
 def site_from_row(row: RowMapping) -> Site:
     return Site(
         id=row["id"],
@@ -42,6 +49,7 @@ def site_from_row(row: RowMapping) -> Site:
         allowed_origins=_tuple(row["allowed_origins"]),
         greeting=row["greeting"],
         relay_only=bool(row["relay_only"]),
+        retention_days=row["retention_days"],
     )
 
 
@@ -63,6 +71,7 @@ _SITE = (
     sites.c.allowed_origins,
     sites.c.greeting,
     sites.c.relay_only,
+    sites.c.retention_days,
 )
 _STAFF = (
     staff.c.id,
@@ -183,9 +192,13 @@ class Accounts:
         allowed_origins: Iterable[str] | None = None,
         greeting: str | None = None,
         relay_only: bool | None = None,
+        retention_days: int | Keep | None = KEEP,
     ) -> Site | None:
-        """Change a site's settings; ``None`` leaves a field as it is. None if no such site."""
+        """Change a site's settings; ``None`` leaves a field as it is (``retention_days``:
+        ``KEEP`` leaves it, ``None`` keeps conversations forever). None if no such site."""
         values: dict[str, Any] = {}
+        if not isinstance(retention_days, Keep):
+            values["retention_days"] = retention_days
         if name is not None:
             values["name"] = name
         if allowed_origins is not None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from server.audit import AUDIT, Actor, AuditAction
 from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
 from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
@@ -85,6 +86,11 @@ async def guard(
             if origin is not None and origin not in auth.own_origins({"HTTP_HOST": request.host}):
                 return error(403, "auth.csrf", "Cross-site request refused.")
     return await handler(request)
+
+
+def actor_of(request: web.Request, session: StaffSession) -> Actor:
+    """The signed-in staff member, from this request's address, for the audit log."""
+    return Actor.staff(session.member.id, session.member.email, request)
 
 
 def require(request: web.Request, *roles: str) -> StaffSession:
@@ -179,7 +185,14 @@ async def login(request: web.Request) -> web.Response:
     address = request_address(request)
     throttle = request.app[THROTTLE]
     wait = await throttle.admit(email, address)
+    audit = request.app[AUDIT]
     if wait > 0:
+        await audit.record(
+            Actor.anonymous(email, request),
+            AuditAction.SIGN_IN_FAILED,
+            None,
+            {"reason": "throttled"},
+        )
         return error(
             429,
             "auth.throttled",
@@ -190,9 +203,19 @@ async def login(request: web.Request) -> web.Response:
     found = await request.app[STORE].staff_credentials(email)
     verified = await auth.passwords.verify(found[1] if found else None, body.password)
     if found is None or not verified:
+        target = f"staff:{found[0].id}" if found else None
+        await audit.record(
+            Actor.anonymous(email, request),
+            AuditAction.SIGN_IN_FAILED,
+            target,
+            {"reason": "invalid"},
+        )
         return error(401, "auth.invalid", "Wrong email or password.")
     await throttle.succeeded(email, address)
     member = found[0]
+    await audit.record(
+        Actor.staff(member.id, member.email, request), AuditAction.SIGN_IN, f"staff:{member.id}"
+    )
     token, csrf = await auth.start_session(member)
     response = web.json_response(
         {"staff": staff_json(member), "csrf_token": csrf}, headers=NO_STORE
@@ -230,6 +253,12 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     ended = await request.app[AUTH].end_all_sessions(session.member.id)
     await request.app[SIGNALING].sign_out(session.member.id)
     log.info("staff %s signed out everywhere (%d sessions)", session.member.id, ended)
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.SIGNED_OUT_EVERYWHERE,
+        f"staff:{session.member.id}",
+        {"sessions": ended},
+    )
     response = web.json_response({"ok": True, "sessions_ended": ended})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -274,7 +303,7 @@ async def list_sites(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/sites")
 async def create_site(request: web.Request) -> web.Response:
-    require(request, "admin")
+    session = require(request, "admin")
     body = await read_body(request, NewSite)
     site = await request.app[STORE].create_site(
         key=secrets.token_urlsafe(12),
@@ -283,6 +312,12 @@ async def create_site(request: web.Request) -> web.Response:
         greeting=body.greeting,
         secret=secrets.token_urlsafe(32),
         relay_only=body.relay_only,
+    )
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.SITE_CREATED,
+        f"site:{site.key}",
+        {"name": site.name, "allowed_origins": list(site.allowed_origins)},
     )
     return web.json_response(
         {"site": site_json(site, request.app[SETTINGS].public_url)}, status=201
@@ -298,7 +333,7 @@ async def list_staff(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/staff")
 async def create_staff(request: web.Request) -> web.Response:
-    require(request, "admin")
+    session = require(request, "admin")
     body = await read_body(request, NewStaff)
     try:
         member = await request.app[STORE].create_staff(
@@ -311,6 +346,12 @@ async def create_staff(request: web.Request) -> web.Response:
         )
     except DuplicateError:
         return error(409, "staff.exists", "A staff member with this email exists.")
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.STAFF_CREATED,
+        f"staff:{member.id}",
+        {"email": member.email, "role": member.role},
+    )
     return web.json_response({"staff": staff_json(member)}, status=201)
 
 

@@ -14,8 +14,9 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, fanout, health, metrics, pages, precheck_api
+from server import admin_pages, api, api_audit, fanout, health, metrics, pages, precheck_api
 from server.assets import Assets
+from server.audit import AUDIT, Audit
 from server.auth import SessionAuth
 from server.ice import TurnIce
 from server.keys import (
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_audit.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -193,6 +195,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper.start()
     app[STORE] = store
     app[AUTH] = auth
+    app[AUDIT] = Audit(store, settings.secret_key)
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield

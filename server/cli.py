@@ -18,6 +18,7 @@ from aiohttp import web
 from server import logs
 from server.api import snippet
 from server.app import create_app
+from server.audit import CLI, Audit, AuditAction
 from server.auth import hash_password
 from server.keys import SETTINGS
 from server.migrate import migrate
@@ -178,6 +179,9 @@ async def add_site(
             secret=secrets.token_urlsafe(32),
             relay_only=relay_only,
         )
+        await Audit(store, settings.secret_key).record(
+            CLI, AuditAction.SITE_CREATED, f"site:{site.key}", {"name": site.name}
+        )
     finally:
         await store.close()
     if relay_only:
@@ -193,13 +197,19 @@ async def add_staff(
     await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
     try:
-        await store.create_staff(
+        member = await store.create_staff(
             email=email.lower(),
             name=name,
             role="admin" if role == "admin" else "supervisor" if role == "supervisor" else "agent",
             password_hash=hash_password(password),
             languages=tuple(args.language),
             max_chats=args.max_chats,
+        )
+        await Audit(store, settings.secret_key).record(
+            CLI,
+            AuditAction.STAFF_CREATED,
+            f"staff:{member.id}",
+            {"email": member.email, "role": member.role},
         )
     except DuplicateError:
         print(f"porchlight: a staff member with email {email} exists", file=sys.stderr)

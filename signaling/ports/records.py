@@ -27,6 +27,8 @@ class Site:
     allowed_origins: tuple[str, ...]
     greeting: str = "Hi! How can we help?"
     relay_only: bool = False
+    # Ended conversations older than this many days are deleted; None keeps them.
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
