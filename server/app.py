@@ -14,7 +14,17 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, api_audit, fanout, health, metrics, pages, precheck_api
+from server import (
+    admin_pages,
+    api,
+    api_audit,
+    api_privacy,
+    fanout,
+    health,
+    metrics,
+    pages,
+    precheck_api,
+)
 from server.assets import Assets
 from server.audit import AUDIT, Audit
 from server.auth import SessionAuth
@@ -33,6 +43,7 @@ from server.keys import (
 from server.limits import RateLimits, rates_from
 from server.migrate import migrate
 from server.net import TRUSTED_PROXIES, socket_address
+from server.privacy import PRIVACY, Privacy, RetentionSchedule
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
@@ -107,6 +118,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_audit.routes)
+    app.add_routes(api_privacy.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -162,6 +174,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     figures = app[metrics.METRICS]
     figures.attach_store(store)
     clock = LoopClock()
+    node_id = uuid.uuid4().hex
     outbound = metrics.MeteredOutbound(app[SIO], figures)
     events = EventLog(store)
     events.subscribe(figures.observe)
@@ -176,7 +189,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             node_timeout=settings.node_timeout,
         ),
         StaffHandles(settings.secret_key),
-        node_id=uuid.uuid4().hex,
+        node_id=node_id,
         events=events,
     )
     auth = SessionAuth(settings, store)
@@ -196,10 +209,14 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     app[AUTH] = auth
     app[AUDIT] = Audit(store, settings.secret_key)
+    app[PRIVACY] = Privacy(store, app[AUDIT])
+    retention = RetentionSchedule(app[PRIVACY], node_id, settings.retention_every)
+    retention.start()
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
+    await retention.stop()
     await sweeper.stop()
     await app[SIO].shutdown()
     await router.stop()

@@ -127,6 +127,15 @@ class Audit:
     async def entries(self, query: AuditQuery, limit: int) -> list[AuditEntry]:
         return await self.store.list_audit(query, limit)
 
+    async def entries_for(self, target: str, action: AuditAction) -> list[AuditEntry]:
+        """Every entry of ``action`` on ``target``, oldest first."""
+        found: list[AuditEntry] = []
+        query = AuditQuery(action=str(action), target=target)
+        while page := await self.store.list_audit(query, 500):
+            found += page
+            query = AuditQuery(action=str(action), target=target, before_id=page[-1].id)
+        return found[::-1]
+
 
 def _kind(target: str | None) -> str | None:
     return target.split(":", 1)[0] if target else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import logs
+from server import cli_privacy, logs
 from server.api import snippet
 from server.app import create_app
 from server.audit import CLI, Audit, AuditAction
@@ -73,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
 
+    cli_privacy.add_parsers(commands)
+
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
@@ -105,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(
             add_site(settings, args.name, args.origin, args.greeting, args.relay_only)
         )
+    if args.command == "privacy":
+        return asyncio.run(cli_privacy.run(settings, args))
     if args.command == "staff":
         password = getpass.getpass("Password (at least 10 characters): ")
         if len(password) < 10:

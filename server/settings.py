@@ -74,6 +74,8 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "json": one JSON object per line, personal data only in redactable fields (server.logs).
     log_format: Literal["text", "json"] = "text"
+    # How often the retention purge runs (on one node of a fleet), in seconds.
+    retention_every: Annotated[float, Field(ge=60, le=7 * 86400)] = 3600.0
     # The bearer token that GET /metrics requires; unset, /metrics is off (404).
     metrics_token: Annotated[str | None, Field(min_length=16)] = None
     # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).

@@ -35,6 +35,9 @@ class ErrorCode(StrEnum):
     """No such conversation, or it is not one the caller may see."""
     CONVERSATION_ENDED = "conversation.ended"
     """The conversation has ended; it can be read but not written to."""
+    CONVERSATION_OPEN = "conversation.open"
+    """The conversation (or one of the person's) has not ended, and the action needs it to
+    have: erasing their data."""
     CONVERSATION_NOT_ASSIGNED = "conversation.not_assigned"
     """The staff member is not the one handling this conversation."""
     RING_EXPIRED = "ring.expired"

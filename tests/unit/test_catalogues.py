@@ -75,6 +75,7 @@ def test_error_codes_are_frozen() -> None:
         "conversation.ended",
         "conversation.not_assigned",
         "conversation.not_found",
+        "conversation.open",
         "database.unavailable",
         "event.unknown",
         "origin.not_allowed",

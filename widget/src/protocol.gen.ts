@@ -62,6 +62,7 @@ export const ErrorCode = {
   TOKEN_INVALID: "token.invalid",
   CONVERSATION_NOT_FOUND: "conversation.not_found",
   CONVERSATION_ENDED: "conversation.ended",
+  CONVERSATION_OPEN: "conversation.open",
   CONVERSATION_NOT_ASSIGNED: "conversation.not_assigned",
   RING_EXPIRED: "ring.expired",
   CAPACITY_FULL: "capacity.full",
