@@ -186,13 +186,9 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[THROTTLE]
     wait = await throttle.admit(email, address)
     audit = request.app[AUDIT]
+    # Refusals while throttled are not audited one by one: they cost the server nothing,
+    # and a flood of them must not grow the audit log; the refusals that led here are in it.
     if wait > 0:
-        await audit.record(
-            Actor.anonymous(email, request),
-            AuditAction.SIGN_IN_FAILED,
-            None,
-            {"reason": "throttled"},
-        )
         return error(
             429,
             "auth.throttled",

@@ -34,8 +34,8 @@ class AuditAction(StrEnum):
     SIGN_IN = "auth.sign_in"
     """A staff member signed in. Target ``staff:<id>``."""
     SIGN_IN_FAILED = "auth.sign_in_failed"
-    """A sign-in was refused; the actor is the email tried. Details: ``reason`` (invalid,
-    throttled)."""
+    """A sign-in was refused (a wrong email or password); the actor is the email tried.
+    Details: ``reason``. Refusals while throttled are not recorded one by one."""
     SIGNED_OUT_EVERYWHERE = "auth.signed_out_everywhere"
     """A staff member ended all their sessions. Details: ``sessions``."""
     STAFF_CREATED = "staff.created"
