@@ -35,7 +35,6 @@ from server.store import SqlStore
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.events import ServerEvent
 from signaling.outbound import CUSTOMER_NS, STAFF_NS, Outbound
-from signaling.ports import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +122,6 @@ class Metrics:
             ["outbox"],
             registry=r,
         )
-        # Set once the store is open: the wait histogram reads a conversation's queued_at.
-        self.conversation_of: Callable[[str], Awaitable[Conversation | None]] | None = None
         self._sources: list[tuple[Gauge, GaugeSource]] = []
         self._stored: dict[tuple[str, int], float] = {}
 
@@ -133,9 +130,8 @@ class Metrics:
         self._sources.append((gauge, source))
 
     def attach_store(self, store: SqlStore) -> None:
-        """The store's figures: its transaction times, the queue, the waits' start."""
+        """The store's figures: its transaction times and the queue."""
         store.observe = self.store.observe
-        self.conversation_of = store.get_conversation
         self.gauge(self.queue, store.count_waiting)
 
     def outbox_depth(self, name: str, source: GaugeSource) -> None:
@@ -158,13 +154,8 @@ class Metrics:
     async def observe(self, event: DomainEvent) -> None:
         """The event publisher's subscriber: counts what happened."""
         kind, detail = event.kind, event.detail
-        if kind in WAIT_ENDS and event.conversation_id and self.conversation_of is not None:
-            # The wait began at queued_at (kept through requeues), which only the row has.
-            conversation = await self.conversation_of(event.conversation_id)
-            if conversation is not None:
-                self.waits.labels(outcome=WAIT_ENDS[kind]).observe(
-                    max(0.0, event.at - conversation.queued_at)
-                )
+        if kind in WAIT_ENDS and "waited_s" in detail:
+            self.waits.labels(outcome=WAIT_ENDS[kind]).observe(float(detail["waited_s"]))
         if kind is EventKind.MESSAGE_STORED:
             self.messages.labels(sender=event.actor).inc()
             if event.conversation_id is not None and "seq" in detail:

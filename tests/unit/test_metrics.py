@@ -24,6 +24,9 @@ async def test_calls_and_missed_rings_are_counted() -> None:
             EventKind.CALL_ENDED, 9.0, "staff", "c1", 7, {"channel": "video", "reason": "hangup"}
         ),
         DomainEvent(EventKind.CONVERSATION_MISSED, 2.0, "system", "c2", 7, {"reason": "timeout"}),
+        DomainEvent(
+            EventKind.CONVERSATION_ABANDONED, 3.0, "customer", "c3", None, {"waited_s": 40}
+        ),
     ):
         await metrics.observe(event)
     found = samples(await metrics.scrape())
@@ -32,6 +35,9 @@ async def test_calls_and_missed_rings_are_counted() -> None:
     assert found[("porchlight_calls_ended_total", ended)] == 1
     missed = frozenset({("outcome", "missed_timeout")})
     assert found[("porchlight_ring_outcomes_total", missed)] == 1
+    abandoned = frozenset({("outcome", "abandoned")})
+    assert found[("porchlight_wait_seconds_count", abandoned)] == 1
+    assert found[("porchlight_wait_seconds_sum", abandoned)] == 40
 
 
 async def test_outbox_depth_sources_and_a_failing_source() -> None:
