@@ -186,6 +186,11 @@ class Settings(BaseModel):
                 "setting secret_key (PORCHLIGHT_SECRET_KEY): the default or placeholder secret "
                 "cannot be used in production; set a random value of at least 32 characters"
             )
+        if self.metrics_token is not None and PLACEHOLDER in self.metrics_token.lower():
+            raise SettingsError(
+                "setting metrics_token (PORCHLIGHT_METRICS_TOKEN): the placeholder cannot be "
+                "used in production; set a random value of at least 16 characters"
+            )
         if self.turn_host is not None and (
             self.turn_secret == DEFAULT_TURN_SECRET or PLACEHOLDER in self.turn_secret.lower()
         ):
