@@ -153,6 +153,7 @@ ACTION_TEXT = {
     AuditAction.STAFF_DISABLED: "Staff member disabled",
     AuditAction.SITE_CREATED: "Site added",
     AuditAction.SITE_CHANGED: "Site changed",
+    AuditAction.SITE_DELETED: "Site deleted",
     AuditAction.SETTINGS_CHANGED: "Settings changed",
     AuditAction.DATA_EXPORTED: "Personal data exported",
     AuditAction.DATA_ERASED: "Personal data erased",

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from server.api import actor_of, error, read_body, require, site_json
+from server.api import actor_of, error, read_body, require
+from server.api_sites import site_json
 from server.audit import AUDIT, AuditAction
 from server.keys import SETTINGS, STORE
 from server.privacy import PRIVACY, Subject, SubjectBusy, UnknownSite
@@ -97,7 +98,7 @@ async def erase(request: web.Request) -> web.Response:
     except SubjectBusy:
         return error(
             409,
-            "conversation.open",
+            "conversation.not_ended",
             "This person has a conversation that has not ended. End it, then erase.",
         )
     return web.json_response(text=Erasure(erased=counts).model_dump_json(), headers=NO_STORE)
@@ -109,7 +110,7 @@ async def set_retention(request: web.Request) -> web.Response:
     session = require(request, "admin")
     body = await read_body(request, Retention)
     key = request.match_info["key"]
-    site = await request.app[STORE].update_site(key, retention_days=body.days)
+    site = await request.app[STORE].set_retention(key, body.days)
     if site is None:
         return error(404, "site.unknown", "No such site.")
     await request.app[AUDIT].record(

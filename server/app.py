@@ -19,6 +19,7 @@ from server import (
     api,
     api_audit,
     api_privacy,
+    api_sites,
     fanout,
     health,
     metrics,
@@ -29,9 +30,11 @@ from server.assets import Assets
 from server.audit import AUDIT, Audit
 from server.auth import SessionAuth
 from server.ice import TurnIce
+from server.installs import Installs
 from server.keys import (
     ASSETS,
     AUTH,
+    INSTALLS,
     LIMITS,
     SETTINGS,
     SIGNALING,
@@ -116,6 +119,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_audit.routes)
     app.add_routes(api_privacy.routes)
@@ -207,6 +211,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     app[STORE] = store
+    app[INSTALLS] = Installs(store)
     app[AUTH] = auth
     app[AUDIT] = Audit(store, settings.secret_key)
     app[PRIVACY] = Privacy(store, app[AUDIT])

@@ -49,6 +49,8 @@ class AuditAction(StrEnum):
     SITE_CHANGED = "site.changed"
     """A site's settings changed. Details: the ``changed`` field names (and new values
     where they are not secret)."""
+    SITE_DELETED = "site.deleted"
+    """A site was deleted: its widget stopped. Target ``site:<key>``."""
     SETTINGS_CHANGED = "settings.changed"
     """Other settings changed. Details: ``changed``."""
     DATA_EXPORTED = "privacy.exported"

@@ -90,7 +90,7 @@ async def _retention(store: SqlStore, audit: Audit, key: str, days_text: str) ->
     if days is not None and not 1 <= days <= 3650:
         print("porchlight: days must be 1 to 3650, or 'off'", file=sys.stderr)
         return 2
-    site = await store.update_site(key, retention_days=days)
+    site = await store.set_retention(key, days)
     if site is None:
         print(f"porchlight: no site has the key {key}", file=sys.stderr)
         return 1

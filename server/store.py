@@ -53,7 +53,7 @@ T = TypeVar("T")
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 # Columns that ``Changes.extra`` may set, beyond its named fields.
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
 
 _MESSAGE = (
     messages.c.conversation_id,

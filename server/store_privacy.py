@@ -42,6 +42,8 @@ _EXPORTED = (
     "ended_at",
     "ended_by",
     "assignee_id",
+    "rating",
+    "rating_comment",
 )
 
 
@@ -169,7 +171,14 @@ class PrivacyStore:
             cleared = conn.execute(
                 sa.update(conversations)
                 .where(*ended)
-                .values(visitor_id=placeholder, visitor_name=None, page_url=None, page_title=None)
+                .values(
+                    visitor_id=placeholder,
+                    visitor_name=None,
+                    page_url=None,
+                    page_title=None,
+                    # The score stays for the figures; the words were the person's.
+                    rating_comment=None,
+                )
             ).rowcount
             conn.commit()
             return Erased(cleared, removed)

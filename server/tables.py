@@ -31,6 +31,20 @@ sites = sa.Table(
     sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
     # Ended conversations older than this many days are purged (server.retention); NULL keeps.
     sa.Column("retention_days", sa.Integer, nullable=True),
+    # The widget: channels offered (JSON list), brand colour, launcher side and text, and
+    # whether the answering staff member's name and initials are shown.
+    sa.Column(
+        "channels", sa.Text, nullable=False, server_default='["chat","voice","video","oneway"]'
+    ),
+    sa.Column("brand_color", sa.String(7), nullable=False, server_default="#1f3a5f"),
+    sa.Column("launcher_position", sa.String(8), nullable=False, server_default="right"),
+    sa.Column("launcher_text", sa.String(80), nullable=False, server_default="Talk to a person"),
+    sa.Column("show_staff", sa.Boolean, nullable=False, server_default=sa.true()),
+    # The install check: the allowed origin the snippet last ran on, and when.
+    sa.Column("seen_origin", sa.String(300), nullable=True),
+    sa.Column("seen_at", sa.Double, nullable=True),
+    # A deleted site answers nothing; its key is never reused.
+    sa.Column("deleted_at", sa.Double, nullable=True),
 )
 
 staff = sa.Table(
@@ -88,6 +102,9 @@ conversations = sa.Table(
     # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
     # receive by it. Messages and read markers have their own counters (the seqs).
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # The customer's rating once it has ended: 1 to 5, and what they wrote (personal data).
+    sa.Column("rating", sa.Integer, nullable=True),
+    sa.Column("rating_comment", sa.Text, nullable=True),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),

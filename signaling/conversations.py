@@ -76,6 +76,12 @@ def readable_by(member: StaffMember, conversation: Conversation | Owners) -> boo
     return held_by(member, conversation) or member.role in OVERSEERS
 
 
+def not_offered(channel: str) -> ProtocolError:
+    names = {"chat": "Chat", "voice": "Voice calls", "video": "Video calls"}
+    what = names.get(channel, "Seeing the staff member only")
+    return ProtocolError(ErrorCode.CHANNEL_NOT_OFFERED, f"{what} are not offered on this site.")
+
+
 def new_conversation_id() -> str:
     return secrets.token_hex(16)
 
@@ -137,6 +143,8 @@ class Conversations:
         second tab never makes two). ``join`` puts the socket in the conversation's room
         before routing can change it, and the conversation returned is read after that: so
         the customer gets every change after it, and none is lost in between."""
+        if request.channel not in customer.site.channels:
+            raise not_offered(request.channel)
         existing = await self.store.open_conversation_for(customer.site.id, customer.visitor_id)
         if existing is not None:
             await join(existing.id)
@@ -277,6 +285,33 @@ class Conversations:
                 await self.outbound.to_staff(conversation.assignee_id, ServerEvent.READ, data)
         else:
             await self.outbound.to_customer(conversation.id, ServerEvent.READ, data)
+
+    async def rate(self, conversation: Conversation, score: int, comment: str) -> Conversation:
+        """The customer's rating of their ended conversation; a later one replaces it. The
+        staff member sees it at once; the event log keeps the score, never the comment."""
+        if conversation.status != "ended":
+            raise ProtocolError(
+                ErrorCode.CONVERSATION_NOT_ENDED, "A conversation can be rated once it has ended."
+            )
+        updated = await self.store.update_conversation(
+            conversation.id,
+            Changes(extra={"rating": score, "rating_comment": comment or None}),
+            expect_status=("ended",),
+        )
+        if updated is None:
+            raise not_found()
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_RATED,
+                self.clock.now(),
+                "customer",
+                conversation.id,
+                conversation.assignee_id,
+                {"score": score},
+            )
+        )
+        await self.router.announce(updated)
+        return updated
 
     async def page_view(self, conversation: Conversation, url: str, title: str) -> None:
         """Remember the customer's current page; the assignee sees it change."""

@@ -41,6 +41,9 @@ class CustomerEvent(StrEnum):
     """An SDP answer for the running call; relayed to the other participant only."""
     CALL_CANDIDATE = "call.candidate"
     """A trickled ICE candidate (null: gathering finished); relayed to the other participant."""
+    CONVERSATION_RATE = "conversation.rate"
+    """Rate an ended conversation: ``score`` 1 to 5 and an optional ``comment``; a later
+    rating replaces the earlier one. Ack: ``conversation``."""
     CALL_END = "call.end"
     """End the running call with a ``reason`` (``hangup`` or a failure code). Ack: ``call``."""
 

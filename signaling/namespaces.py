@@ -37,6 +37,7 @@ from signaling.protocol import (
     EndCall,
     PageView,
     ProposeCall,
+    RateConversation,
     Read,
     RespondCall,
     ResumeConversation,
@@ -209,6 +210,11 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         self.conversations.writable(conversation)
         ended = await self.router.end(conversation, "customer")
         return ok(conversation=self.router.view(ended, for_staff=False).to_wire())
+
+    async def on_conversation_rate(self, sid: str, request: RateConversation) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        rated = await self.conversations.rate(conversation, request.score, request.comment)
+        return ok(conversation=self.router.view(rated, for_staff=False).to_wire())
 
     async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
         message = await self.conversations.send_as_customer(self.customer(sid), request, sid)

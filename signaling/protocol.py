@@ -105,6 +105,14 @@ class PageView(Payload):
     title: PageTitle = ""
 
 
+class RateConversation(Payload):
+    """``conversation.rate``."""
+
+    conversation_id: ConversationId
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
 class MediaReadiness(Payload):
     """Which of the console's devices work (camera, microphone)."""
 
@@ -221,6 +229,7 @@ CUSTOMER_PAYLOADS: dict[CustomerEvent, type[Payload]] = {
     CustomerEvent.CALL_ANSWER: CallSdp,
     CustomerEvent.CALL_CANDIDATE: CallCandidate,
     CustomerEvent.CALL_END: EndCall,
+    CustomerEvent.CONVERSATION_RATE: RateConversation,
 }
 
 STAFF_PAYLOADS: dict[StaffEvent, type[Payload]] = {
@@ -271,7 +280,8 @@ def describe(exc: ValidationError) -> str:
     """One short sentence naming the first bad field, safe to show a developer."""
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "payload"
-    return f"{where}: {first['msg']}"
+    # A validator's own sentence comes as "Value error, <sentence>".
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 # -- views: what the server sends -------------------------------------------------------
@@ -306,6 +316,13 @@ class VisitorView(View):
     page_title: str | None
 
 
+class RatingView(View):
+    """The customer's rating of an ended conversation."""
+
+    score: int
+    comment: str | None
+
+
 class ConversationView(View):
     """A conversation's current state. ``queue_position`` and ``estimated_wait_s`` are set
     while it waits (``queued`` or ``ringing``); ``estimated_wait_s`` is null when nobody is
@@ -333,6 +350,7 @@ class ConversationView(View):
     ended_by: Literal["customer", "staff", "system"] | None
     version: int
     visitor: VisitorView | None = None
+    rating: RatingView | None = None
 
 
 class QueueChange(View):

@@ -50,7 +50,7 @@ from signaling.ports import (
 )
 from signaling.protocol import Channel
 
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
 
 
 @dataclass

@@ -29,6 +29,13 @@ class Site:
     relay_only: bool = False
     # Ended conversations older than this many days are deleted; None keeps them.
     retention_days: int | None = None
+    channels: tuple[str, ...] = ("chat", "voice", "video", "oneway")
+    brand_color: str = "#1f3a5f"
+    launcher_position: str = "right"
+    launcher_text: str = "Talk to a person"
+    show_staff: bool = True
+    seen_origin: str | None = None
+    seen_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class Conversation:
     version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
+    rating: int | None = None
+    rating_comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ async def test_export_erase_export(server: Server, clients: list[Peer]) -> None:
 
     admin = await as_staff(server, root.email)
     status, busy = await admin.call("POST", "/api/v1/privacy/erase", {"conversation_id": cid})
-    assert (status, busy["error"]["code"]) == (409, "conversation.open")
+    assert (status, busy["error"]["code"]) == (409, "conversation.not_ended")
     await staff.ok("conversation.end", {"conversation_id": cid})
 
     status, document = await admin.call("POST", "/api/v1/privacy/export", {"conversation_id": cid})

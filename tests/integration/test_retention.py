@@ -69,7 +69,7 @@ async def counts(store: SqlStore) -> dict[str, int]:
 async def test_purge_deletes_old_conversations_once(store: SqlStore) -> None:
     site = await store.create_site("shop", "Shop", ("https://shop.test",), "Hi", "s" * 32)
     keeper = await store.create_site("keep", "Keep", ("https://keep.test",), "Hi", "s" * 32)
-    await store.update_site("shop", retention_days=30)
+    await store.set_retention("shop", 30)
     old = [await conversation(store, site, 40) for _ in range(3)]
     sam = await store.create_staff("sam@staff.test", "Sam", "agent", "x")
     call = {
@@ -121,7 +121,7 @@ async def test_the_claim_keeps_the_job_on_one_node(store: SqlStore) -> None:
 
 async def test_the_schedule_purges_once_across_nodes(store: SqlStore) -> None:
     site = await store.create_site("shop", "Shop", ("https://shop.test",), "Hi", "s" * 32)
-    await store.update_site("shop", retention_days=1)
+    await store.set_retention("shop", 1)
     await conversation(store, site, 3)
     privacy = Privacy(store, Audit(store, "k" * 40))
     nodes = [RetentionSchedule(privacy, name, every=3600) for name in ("node-a", "node-b")]

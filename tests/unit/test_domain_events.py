@@ -17,6 +17,7 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.ended",
         "conversation.missed",
         "conversation.queued",
+        "conversation.rated",
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",

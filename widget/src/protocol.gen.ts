@@ -13,6 +13,7 @@ export const CustomerEvent = {
   CALL_OFFER: "call.offer",
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
+  CONVERSATION_RATE: "conversation.rate",
   CALL_END: "call.end",
 } as const;
 
@@ -62,13 +63,14 @@ export const ErrorCode = {
   TOKEN_INVALID: "token.invalid",
   CONVERSATION_NOT_FOUND: "conversation.not_found",
   CONVERSATION_ENDED: "conversation.ended",
-  CONVERSATION_OPEN: "conversation.open",
+  CONVERSATION_NOT_ENDED: "conversation.not_ended",
   CONVERSATION_NOT_ASSIGNED: "conversation.not_assigned",
   RING_EXPIRED: "ring.expired",
   CAPACITY_FULL: "capacity.full",
   CALL_NOT_FOUND: "call.not_found",
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
+  CHANNEL_NOT_OFFERED: "channel.not_offered",
   RATE_LIMITED: "rate.limited",
   DATABASE_UNAVAILABLE: "database.unavailable",
   REDIS_UNAVAILABLE: "redis.unavailable",
@@ -125,6 +127,12 @@ export interface PageView {
   conversation_id: string;
   url: string;
   title?: string;
+}
+
+export interface RateConversation {
+  conversation_id: string;
+  score: number;
+  comment?: string;
 }
 
 export interface MediaReadiness {
@@ -200,6 +208,11 @@ export interface VisitorView {
   page_title: string | null;
 }
 
+export interface RatingView {
+  score: number;
+  comment: string | null;
+}
+
 export interface ConversationView {
   id: string;
   site_key: string;
@@ -217,6 +230,7 @@ export interface ConversationView {
   ended_by: "customer" | "staff" | "system" | null;
   version: number;
   visitor: VisitorView | null;
+  rating: RatingView | null;
 }
 
 export interface QueueChange {

@@ -25,6 +25,8 @@ export class Panel {
   private readonly title = h("h2", {});
   private readonly state = h("span", { class: "state" });
   private readonly page = h("p", { class: "page" });
+  private readonly rating = h("p", { class: "rating", hidden: true });
+  private readonly proposeChat: HTMLButtonElement;
   private readonly problem = h("p", { class: "problem", role: "alert", hidden: true });
   private readonly reply: HTMLTextAreaElement;
   private readonly composer: HTMLFormElement;
@@ -64,13 +66,16 @@ export class Panel {
       { class: "channels" },
       propose("Propose video", "video"),
       propose("Propose voice", "voice"),
-      propose("Propose chat", "chat"),
+      // Back to chat only means something during a call.
+      (this.proposeChat = propose("Propose chat", "chat")),
     );
+    this.proposeChat.hidden = true;
     this.el = h(
       "section",
       { class: "panel", role: "region" },
       h("header", {}, this.title, this.state, this.closeButton),
       this.page,
+      this.rating,
       this.proposeRow,
       this.callNote,
       this.callArea,
@@ -103,6 +108,10 @@ export class Panel {
     show(this.endRow, !this.ended);
     show(this.closeButton, this.ended);
     show(this.proposeRow, conversation.status === "active");
+    const rated = conversation.rating;
+    say(this.rating, rated ? `Rated ${rated.score} of 5${rated.comment ? `: “${rated.comment}”` : ""}` : "");
+    this.rating.setAttribute("dir", "auto");
+    show(this.rating, !!rated);
     if (this.ended) {
       this.typing.set(null);
       this.signal.stop();
@@ -112,6 +121,7 @@ export class Panel {
   /** Show the running call's screen here, or none. */
   showCall(screen: HTMLElement | null): void {
     this.callArea.replaceChildren(...(screen ? [screen] : []));
+    show(this.proposeChat, !!screen);
     if (screen) say(this.callNote, "");
   }
 

@@ -18,6 +18,7 @@ import {
   type ConversationView,
   type MessageView,
   type PageView,
+  type RateConversation,
   type QueueChange,
   type Read,
   type ResumeConversation,
@@ -111,6 +112,7 @@ export type CustomerCalls = {
   [CustomerEvent.CONVERSATION_START]: [StartConversation, { conversation: ConversationView }];
   [CustomerEvent.CONVERSATION_RESUME]: [ResumeConversation, Replay];
   [CustomerEvent.CONVERSATION_END]: [ConversationRef, { conversation: ConversationView }];
+  [CustomerEvent.CONVERSATION_RATE]: [RateConversation, { conversation: ConversationView }];
   [CustomerEvent.MESSAGE_SEND]: [SendMessage, { message: MessageView }];
   [CustomerEvent.TYPING]: [Typing, Nothing];
   [CustomerEvent.READ]: [Read, Nothing];

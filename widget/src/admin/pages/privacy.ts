@@ -126,7 +126,7 @@ function personForm(api: Api, sites: Site[]): HTMLElement {
         status.textContent = `Erased: ${plural(erased.messages ?? 0, "message")} from ${plural(erased.conversations ?? 0, "conversation")}.`;
       })
       .catch((error: Error) => {
-        problem.textContent = error instanceof ApiError && error.code === "conversation.open" ? "They are still in a conversation. End it first, then erase." : error.message;
+        problem.textContent = error instanceof ApiError && error.code === "conversation.not_ended" ? "They are still in a conversation. End it first, then erase." : error.message;
       })
       .finally(() => eraseButton.focus());
   });
