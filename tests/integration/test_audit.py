@@ -143,3 +143,18 @@ async def test_the_audit_log_is_append_only(server: Server) -> None:
             assert count == 1
     finally:
         await engine.dispose()
+
+
+async def test_site_changes_and_deletions_are_audited(server: Server) -> None:
+    root = await server.add_staff("Root", role="admin")
+    admin = await as_staff(server, root.email)
+    changed = await admin.call("PATCH", "/api/v1/sites/shop-site", {"greeting": "Hello there"})
+    assert changed[0] == 200
+    assert (await admin.call("PUT", "/api/v1/sites/shop-site/retention", {"days": 90}))[0] == 200
+    assert (await admin.call("DELETE", "/api/v1/sites/shop-site"))[0] == 200
+    _, page = await admin.call("GET", "/api/v1/audit", params={"target": "site:shop-site"})
+    assert [(e["action"], e["details"]) for e in page["entries"]] == [
+        ("site.deleted", {}),
+        ("site.changed", {"changed": ["retention_days"], "retention_days": 90}),
+        ("site.changed", {"changed": ["greeting"], "greeting": "Hello there"}),
+    ]

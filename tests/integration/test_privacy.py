@@ -4,6 +4,7 @@ other visitors are untouched."""
 
 from __future__ import annotations
 
+from server.keys import STORE
 from tests.integration.test_audit import Admin, as_staff
 from tests.support import Peer, Server, customer, staff_peer
 
@@ -37,6 +38,9 @@ async def test_export_erase_export(server: Server, clients: list[Peer]) -> None:
     status, busy = await admin.call("POST", "/api/v1/privacy/erase", {"conversation_id": cid})
     assert (status, busy["error"]["code"]) == (409, "conversation.not_ended")
     await staff.ok("conversation.end", {"conversation_id": cid})
+    await visitor.ok(
+        "conversation.rate", {"conversation_id": cid, "score": 4, "comment": "Ask for Greta"}
+    )
 
     status, document = await admin.call("POST", "/api/v1/privacy/export", {"conversation_id": cid})
     assert status == 200
@@ -48,13 +52,21 @@ async def test_export_erase_export(server: Server, clients: list[Peer]) -> None:
     assert TEXT in [m["body"] for m in conversation["messages"]]
     kinds = [e["kind"] for e in conversation["events"]]
     assert kinds[:3] == ["conversation.queued", "conversation.rung", "conversation.accepted"]
-    assert kinds[-1] == "conversation.ended"
+    assert kinds[-2:] == ["conversation.ended", "conversation.rated"]
+    assert (conversation["rating"], conversation["rating_comment"]) == (4, "Ask for Greta")
     assert document["erasures"] == []
 
     by_visitor = {"site": subject["site"], "visitor_id": subject["visitor_id"]}
     status, erased = await admin.call("POST", "/api/v1/privacy/erase", by_visitor)
     assert status == 200
     assert erased["erased"] == {"conversations": 1, "messages": len(conversation["messages"])}
+
+    # The row stays for the figures (the score too), without a word of the person's.
+    kept_row = await server.app[STORE].get_conversation(cid)
+    assert kept_row is not None and kept_row.visitor_name is None and kept_row.page_url is None
+    assert (kept_row.rating, kept_row.rating_comment) == (4, None)
+    assert kept_row.visitor_id != subject["visitor_id"]
+    assert await server.app[STORE].messages_after(cid, 0) == []
 
     status, again = await admin.call("POST", "/api/v1/privacy/export", by_visitor)
     assert status == 200 and again["conversations"] == []
