@@ -7,6 +7,7 @@ SQLAlchemy ``Connection`` and hands it to ``_run``, which ``server.store.SqlStor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from server.tables import sites, staff, staff_sessions
-from signaling.ports import Role, Site, StaffMember
+from signaling.ports import Role, ShiftPolicy, Site, StaffMember
 
 T = TypeVar("T")
 
@@ -41,6 +42,21 @@ def _site_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: _json_list(v) if k in _LISTS else v for k, v in fields.items()}
 
 
+def shift_from_text(text: str | None) -> ShiftPolicy:
+    """A site's stored shift rules (NULL: the defaults)."""
+    if not text:
+        return ShiftPolicy()
+    values = json.loads(text)
+    values["outcome_tags"] = tuple(values.get("outcome_tags", ()))
+    return ShiftPolicy(**values)
+
+
+def shift_to_text(policy: ShiftPolicy) -> str:
+    values = dataclasses.asdict(policy)
+    values["outcome_tags"] = list(policy.outcome_tags)
+    return json.dumps(values, separators=(",", ":"))
+
+
 def site_from_row(row: RowMapping) -> Site:
     return Site(
         id=row["id"],
@@ -57,6 +73,7 @@ def site_from_row(row: RowMapping) -> Site:
         show_staff=bool(row["show_staff"]),
         seen_origin=row["seen_origin"],
         seen_at=row["seen_at"],
+        shift=shift_from_text(row["shift"]),
     )
 
 
@@ -86,6 +103,7 @@ _SITE = (
     sites.c.show_staff,
     sites.c.seen_origin,
     sites.c.seen_at,
+    sites.c.shift,
 )
 # What a site owner may change (server.site_settings validates it); lists are stored as JSON.
 SITE_FIELDS = frozenset(
@@ -164,6 +182,21 @@ class Accounts:
             self._sites.clear()
         self._sites[key] = (now, site)
         return site
+
+    async def set_shift(self, key: str, policy: ShiftPolicy) -> Site | None:
+        """Store a site's shift rules; None if there is no such site. Other nodes see them
+        within ``SITE_TTL``."""
+        statement = sa.update(sites).where(sites.c.key == key).values(shift=shift_to_text(policy))
+
+        def work(conn: Connection) -> int:
+            changed = conn.execute(statement).rowcount
+            conn.commit()
+            return int(changed)
+
+        self._sites.pop(key, None)
+        if not await self._run(work):
+            return None
+        return await self.get_site(key)
 
     async def site_key(self, site_id: int) -> str:
         """The public key of the site with this id (cached). Raises ``KeyError`` if none."""

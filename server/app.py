@@ -19,6 +19,7 @@ from server import (
     api,
     api_audit,
     api_privacy,
+    api_shift,
     api_sites,
     fanout,
     health,
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(precheck_api.routes)
     app.add_routes(api_audit.routes)
     app.add_routes(api_privacy.routes)
+    app.add_routes(api_shift.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.

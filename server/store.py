@@ -31,6 +31,7 @@ from server.store_audit import AuditStore
 from server.store_calls import CallStore
 from server.store_privacy import PrivacyStore
 from server.store_routing import RoutingState
+from server.store_shift import ShiftState
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
@@ -145,7 +146,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState, AuditStore, PrivacyStore):
+class SqlStore(Accounts, CallStore, RoutingState, ShiftState, AuditStore, PrivacyStore):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 

@@ -45,6 +45,8 @@ sites = sa.Table(
     sa.Column("seen_at", sa.Double, nullable=True),
     # A deleted site answers nothing; its key is never reused.
     sa.Column("deleted_at", sa.Double, nullable=True),
+    # JSON object of the shift rules (signaling.ports.ShiftPolicy); NULL: the defaults.
+    sa.Column("shift", sa.Text, nullable=True),
 )
 
 staff = sa.Table(
@@ -105,6 +107,8 @@ conversations = sa.Table(
     # The customer's rating once it has ended: 1 to 5, and what they wrote (personal data).
     sa.Column("rating", sa.Integer, nullable=True),
     sa.Column("rating_comment", sa.Text, nullable=True),
+    # The outcome tag its staff member picked from the site's catalogue.
+    sa.Column("outcome", sa.String(40), nullable=True),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),
@@ -182,7 +186,18 @@ staff_presence = sa.Table(
     # Set when the last console socket went while conversations were assigned; the sweeper
     # returns them to the queue once it has passed.
     sa.Column("grace_until", sa.Double, nullable=True),
+    # While away: why (break, lunch, training, other) and since when.
+    sa.Column("away_reason", sa.String(16), nullable=True),
+    sa.Column("away_since", sa.Double, nullable=True),
+    # A running wrap-up: not rung until wrapup_until; any node's sweeper ends it.
+    sa.Column("wrapup_until", sa.Double, nullable=True),
+    sa.Column("wrapup_began", sa.Double, nullable=True),
+    sa.Column("wrapup_conversation_id", sa.String(32), nullable=True),
+    sa.Column("wrapup_pause", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Calls since the last pause or away spell, for the site's cap of calls in a row.
+    sa.Column("calls_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Index(None, "grace_until"),
+    sa.Index(None, "wrapup_until"),
 )
 
 staff_sockets = sa.Table(

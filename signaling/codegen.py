@@ -34,6 +34,8 @@ MODELS: list[type[BaseModel]] = [
     protocol.IceCandidate,
     protocol.CallCandidate,
     protocol.EndCall,
+    protocol.ExtendWrapUp,
+    protocol.TagConversation,
     protocol.Sync,
     protocol.CustomerAuth,
     protocol.StaffRef,
@@ -45,6 +47,7 @@ MODELS: list[type[BaseModel]] = [
     protocol.IceServer,
     protocol.IceConfig,
     protocol.CallView,
+    protocol.WrapUpView,
 ]
 
 

@@ -56,8 +56,14 @@ class EventKind(StrEnum):
     """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
     CALL_PROPOSAL_ANSWERED = "call.proposal_answered"
     """The customer answered a proposal. Detail: ``proposal_id``, ``accepted``."""
+    CONVERSATION_TAGGED = "conversation.tagged"
+    """Its staff member picked an outcome. Detail: ``tag``."""
+    WRAPUP_ENDED = "wrapup.ended"
+    """A staff member's wrap-up after a conversation is over. Detail: ``how`` (ready,
+    timeout), ``duration_s``, ``pause`` (it held the pause after calls in a row)."""
     PRESENCE_CHANGED = "presence.changed"
-    """A staff member's presence changed. Detail: ``status``."""
+    """A staff member's presence changed. Detail: ``status``, ``reason`` while away; when
+    an away spell ended (back, or another reason): ``away_reason`` and ``away_s``."""
 
 
 # Kinds whose own tables already are their log.

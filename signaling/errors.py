@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     """Calls need an active conversation with a staff member in it."""
     CHANNEL_NOT_OFFERED = "channel.not_offered"
     """The site does not offer this channel (chat, voice, video or see-them-only)."""
+    TAG_UNKNOWN = "tag.unknown"
+    """The outcome tag is not in the site's catalogue."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     DATABASE_UNAVAILABLE = "database.unavailable"

@@ -89,6 +89,7 @@ def conversation_view(
             if conversation.rating is not None
             else None
         ),
+        outcome=conversation.outcome if for_staff else None,
     )
 
 

@@ -35,6 +35,7 @@ def test_staff_events_are_frozen() -> None:
         "call.propose",
         "conversation.end",
         "conversation.resume",
+        "conversation.tag",
         "message.send",
         "presence.set",
         "read",
@@ -42,6 +43,8 @@ def test_staff_events_are_frozen() -> None:
         "ring.decline",
         "sync",
         "typing",
+        "wrapup.end",
+        "wrapup.extend",
     ]
 
 
@@ -62,6 +65,7 @@ def test_server_events_are_frozen() -> None:
         "ring.cancelled",
         "session",
         "typing",
+        "wrapup",
     ]
 
 
@@ -88,6 +92,7 @@ def test_error_codes_are_frozen() -> None:
         "ring.expired",
         "server.error",
         "site.unknown",
+        "tag.unknown",
         "token.invalid",
     ]
 

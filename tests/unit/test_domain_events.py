@@ -21,8 +21,10 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",
+        "conversation.tagged",
         "message.stored",
         "presence.changed",
+        "wrapup.ended",
     ]
 
 

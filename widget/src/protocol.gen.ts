@@ -32,6 +32,9 @@ export const StaffEvent = {
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
   CALL_END: "call.end",
+  WRAPUP_END: "wrapup.end",
+  WRAPUP_EXTEND: "wrapup.extend",
+  CONVERSATION_TAG: "conversation.tag",
 } as const;
 
 export const ServerEvent = {
@@ -44,6 +47,7 @@ export const ServerEvent = {
   RING_CANCELLED: "ring.cancelled",
   QUEUE_CHANGED: "queue.changed",
   PRESENCE: "presence",
+  WRAPUP: "wrapup",
   CALL_STATE: "call.state",
   CALL_OFFER: "call.offer",
   CALL_ANSWER: "call.answer",
@@ -71,6 +75,7 @@ export const ErrorCode = {
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
   CHANNEL_NOT_OFFERED: "channel.not_offered",
+  TAG_UNKNOWN: "tag.unknown",
   RATE_LIMITED: "rate.limited",
   DATABASE_UNAVAILABLE: "database.unavailable",
   REDIS_UNAVAILABLE: "redis.unavailable",
@@ -143,6 +148,7 @@ export interface MediaReadiness {
 export interface SetPresence {
   status: "available" | "away";
   media?: MediaReadiness | null;
+  reason?: "break" | "lunch" | "training" | "other" | null;
 }
 
 export interface StartCall {
@@ -183,6 +189,15 @@ export interface EndCall {
   conversation_id: string;
   call_id: string;
   reason: "hangup" | "switched" | "media_failed" | "permission_denied" | "no_device" | "ice_failed";
+}
+
+export interface ExtendWrapUp {
+  seconds?: number;
+}
+
+export interface TagConversation {
+  conversation_id: string;
+  tag: string;
 }
 
 export interface Sync {
@@ -231,6 +246,7 @@ export interface ConversationView {
   version: number;
   visitor: VisitorView | null;
   rating: RatingView | null;
+  outcome: string | null;
 }
 
 export interface QueueChange {
@@ -271,4 +287,12 @@ export interface CallView {
   ended_by: "customer" | "staff" | "system" | null;
   end_reason: string | null;
   duration_s: number | null;
+}
+
+export interface WrapUpView {
+  conversation_id: string;
+  remaining_ms: number;
+  pause: boolean;
+  tags: Array<string>;
+  outcome: string | null;
 }

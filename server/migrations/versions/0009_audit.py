@@ -3,7 +3,7 @@ retention period per site, and the claims that keep a fleet's scheduled jobs (th
 purge) on one node at a time.
 
 Revision ID: 0009_audit
-Revises: 0009_rating
+Revises: 0010_wrapup
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_audit"
-down_revision: str | None = "0009_rating"
+down_revision: str | None = "0010_wrapup"
 branch_labels: str | None = None
 depends_on: str | None = None
 

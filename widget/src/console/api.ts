@@ -47,6 +47,14 @@ export async function logoutEverywhere(csrf: string): Promise<void> {
   await read<{ ok: boolean }>(await post("/api/v1/auth/logout-everywhere", {}, csrf));
 }
 
+/** A site's outcome tags (its shift rules), for the outcome a staff member picks. */
+export async function outcomeTags(siteKey: string): Promise<string[]> {
+  const response = await fetch(`/api/v1/sites/${encodeURIComponent(siteKey)}/shift`, {
+    credentials: "same-origin",
+  });
+  return (await read<{ shift: { outcome_tags: string[] } }>(response)).shift.outcome_tags;
+}
+
 function post(url: string, body: object, csrf: string | null): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (csrf) headers["X-CSRF-Token"] = csrf;
