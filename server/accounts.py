@@ -65,6 +65,7 @@ def site_from_row(row: RowMapping) -> Site:
         allowed_origins=_tuple(row["allowed_origins"]),
         greeting=row["greeting"],
         relay_only=bool(row["relay_only"]),
+        retention_days=row["retention_days"],
         channels=_tuple(row["channels"]),
         brand_color=row["brand_color"],
         launcher_position=row["launcher_position"],
@@ -94,6 +95,7 @@ _SITE = (
     sites.c.allowed_origins,
     sites.c.greeting,
     sites.c.relay_only,
+    sites.c.retention_days,
     sites.c.channels,
     sites.c.brand_color,
     sites.c.launcher_position,
@@ -293,6 +295,19 @@ class Accounts:
         )
         await self._run(lambda conn: commit(conn, conn.execute(statement)))
         self._sites.pop(key, None)
+
+    async def set_retention(self, key: str, days: int | None) -> Site | None:
+        """Keep this site's ended conversations ``days`` days (None: forever). None if no
+        such site."""
+        statement = (
+            sa.update(sites)
+            .where(sites.c.key == key, sites.c.deleted_at.is_(None))
+            .values(retention_days=days)
+            .returning(*_SITE)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        self._sites.pop(key, None)
+        return site_from_row(row._mapping) if row is not None else None
 
     # -- staff ---------------------------------------------------------------------------
 

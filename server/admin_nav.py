@@ -22,6 +22,8 @@ EVERYONE = frozenset(ROLES)
 PAGES: list[AdminPage] = [
     AdminPage("sites", "Sites", ADMINS),
     AdminPage("webhooks", "Webhooks", ADMINS),
+    AdminPage("privacy", "Personal data", ADMINS),
+    AdminPage("audit", "Audit log", ADMINS),
 ]
 
 

@@ -27,7 +27,8 @@ from server.api_models import (
     StaffView,
     Transcript,
 )
-from server.auth import SESSION_COOKIE, cookie_value, hash_password, secrets_match
+from server.audit import AUDIT, Actor, AuditAction
+from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
 from server.keys import AUTH, INSTALLS, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
 from server.openapi import SAFE_METHODS, operation
@@ -47,6 +48,11 @@ routes = web.RouteTableDef()
 
 # Answers that carry the CSRF token are for this browser only, never for a cache.
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def actor_of(request: web.Request, session: StaffSession) -> Actor:
+    """The signed-in staff member, from this request's address, for the audit log."""
+    return Actor.staff(session.member.id, session.member.email, request)
 
 
 @web.middleware
@@ -139,10 +145,23 @@ async def login(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     found = await request.app[STORE].staff_credentials(email)
     verified = await auth.passwords.verify(found[1] if found else None, body.password)
+    audit = request.app[AUDIT]
+    # Refusals while throttled (above) are not audited one by one: they cost the server
+    # nothing, and a flood of them must not grow the audit log.
     if found is None or not verified:
+        target = f"staff:{found[0].id}" if found else None
+        await audit.record(
+            Actor.anonymous(email, request),
+            AuditAction.SIGN_IN_FAILED,
+            target,
+            {"reason": "invalid"},
+        )
         return error(401, ErrorCode.AUTH_INVALID, "Wrong email or password.")
     await throttle.succeeded(email, address)
     member = found[0]
+    await audit.record(
+        Actor.staff(member.id, member.email, request), AuditAction.SIGN_IN, f"staff:{member.id}"
+    )
     token, csrf = await auth.start_session(member)
     response = reply(SessionView(staff=StaffView.of(member), csrf_token=csrf), headers=NO_STORE)
     settings = request.app[SETTINGS]
@@ -183,6 +202,12 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     ended = await request.app[AUTH].end_all_sessions(session.member.id)
     await request.app[SIGNALING].sign_out(session.member.id)
     log.info("staff %s signed out everywhere (%d sessions)", session.member.id, ended)
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.SIGNED_OUT_EVERYWHERE,
+        f"staff:{session.member.id}",
+        {"sessions": ended},
+    )
     response = reply(SignedOutEverywhere(sessions_ended=ended))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -246,7 +271,7 @@ async def list_staff(request: web.Request) -> web.Response:
 )
 async def create_staff(request: web.Request) -> web.Response:
     """Add a staff member with a first password."""
-    require(request, "admin")
+    session = require(request, "admin")
     body = await read_body(request, NewStaff)
     try:
         member = await request.app[STORE].create_staff(
@@ -259,6 +284,12 @@ async def create_staff(request: web.Request) -> web.Response:
         )
     except DuplicateError:
         return error(409, ErrorCode.STAFF_EXISTS, "A staff member with this email exists.")
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.STAFF_CREATED,
+        f"staff:{member.id}",
+        {"email": member.email, "role": member.role},
+    )
     return reply(StaffCreated(staff=StaffView.of(member)), status=201)
 
 

@@ -60,6 +60,7 @@ class SiteView(Reply):
     show_staff: bool = Field(description="Customers see the staff member's initials")
     seen_origin: str | None = Field(description="Where the snippet last ran (install check)")
     seen_at: float | None = Field(description="When it last ran there, epoch seconds")
+    retention_days: int | None = Field(description="Ended conversations are deleted after")
     snippet: str
 
     @classmethod
@@ -79,6 +80,7 @@ class SiteView(Reply):
             show_staff=site.show_staff,
             seen_origin=site.seen_origin,
             seen_at=site.seen_at,
+            retention_days=site.retention_days,
             snippet=snippet,
         )
 

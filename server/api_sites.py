@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api import actor_of
 from server.api_models import Ok, SiteCreated, SiteList, SiteView
+from server.audit import AUDIT, AuditAction
 from server.keys import SETTINGS, STORE
 from server.openapi import operation
 from server.paging import Page, next_cursor, page
@@ -55,8 +57,14 @@ async def list_sites(request: web.Request) -> web.Response:
 @operation(SiteCreated, status=201, body=SiteFields, roles=["admin"])
 async def create_site(request: web.Request) -> web.Response:
     """Create a site; the answer carries the snippet to paste."""
-    require(request, "admin")
+    session = require(request, "admin")
     site = await create(request.app[STORE], await read_body(request, SiteFields))
+    await request.app[AUDIT].record(
+        actor_of(request, session),
+        AuditAction.SITE_CREATED,
+        f"site:{site.key}",
+        {"name": site.name, "allowed_origins": list(site.allowed_origins)},
+    )
     return reply(SiteCreated(site=view(request, site)), status=201)
 
 
@@ -75,13 +83,19 @@ async def get_site(request: web.Request) -> web.Response:
 @operation(SiteCreated, body=SiteChanges, roles=["admin"], errors=[ErrorCode.SITE_UNKNOWN])
 async def change_site(request: web.Request) -> web.Response:
     """Change a site's settings: only the fields sent change. Pages see it within a minute."""
-    require(request, "admin")
+    session = require(request, "admin")
     changes = await read_body(request, SiteChanges)
-    site = await request.app[STORE].update_site(
-        request.match_info["key"], **changes.model_dump(exclude_none=True)
-    )
+    changed = changes.model_dump(exclude_none=True)
+    site = await request.app[STORE].update_site(request.match_info["key"], **changed)
     if site is None:
         return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
+    if changed:
+        await request.app[AUDIT].record(
+            actor_of(request, session),
+            AuditAction.SITE_CHANGED,
+            f"site:{site.key}",
+            {"changed": sorted(changed), **changed},
+        )
     return reply(SiteCreated(site=view(request, site)))
 
 
@@ -90,7 +104,11 @@ async def change_site(request: web.Request) -> web.Response:
 async def delete_site(request: web.Request) -> web.Response:
     """Delete a site: its widget, frame and new sockets are refused at once; its key never
     comes back."""
-    require(request, "admin")
-    if not await request.app[STORE].delete_site(request.match_info["key"]):
+    session = require(request, "admin")
+    key = request.match_info["key"]
+    if not await request.app[STORE].delete_site(key):
         return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
+    await request.app[AUDIT].record(
+        actor_of(request, session), AuditAction.SITE_DELETED, f"site:{key}"
+    )
     return reply(Ok())

@@ -17,18 +17,22 @@ from redis.asyncio import Redis
 from server import (
     admin_pages,
     api,
+    api_audit,
     api_docs,
+    api_privacy,
     api_shift,
     api_sites,
     api_tokens,
     api_webhooks,
     fanout,
     health,
+    metrics,
     pages,
     precheck_api,
     rest,
 )
 from server.assets import Assets
+from server.audit import AUDIT, Audit
 from server.auth import SessionAuth
 from server.ice import TurnIce
 from server.installs import Installs
@@ -48,6 +52,7 @@ from server.keys import (
 from server.limits import RateLimits, rates_from
 from server.migrate import migrate
 from server.net import TRUSTED_PROXIES, socket_address
+from server.privacy import PRIVACY, Privacy, RetentionSchedule
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
@@ -59,7 +64,6 @@ from signaling.clock import LoopClock
 from signaling.conversations import Conversations
 from signaling.event_log import EventLog
 from signaling.namespaces import Signaling
-from signaling.outbound import Outbound
 from signaling.routing import Router, RoutingPolicy
 from signaling.sweeper import Sweeper
 from signaling.views import StaffHandles
@@ -118,12 +122,15 @@ def create_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
+    metrics.install(app)
     app.add_routes(pages.routes)
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_audit.routes)
+    app.add_routes(api_privacy.routes)
     app.add_routes(api_shift.routes)
     app.add_routes(api_tokens.routes)
     app.add_routes(api_docs.routes)
@@ -183,9 +190,13 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
+    figures = app[metrics.METRICS]
+    figures.attach_store(store)
     clock = LoopClock()
-    outbound = Outbound(app[SIO])
+    node_id = uuid.uuid4().hex
+    outbound = metrics.MeteredOutbound(app[SIO], figures)
     events = EventLog(store)
+    events.subscribe(figures.observe)
     # Webhooks are relayed from the stored log; the subscription only wakes the outbox.
     webhooks = Outbox(
         WebhookStore(store._run, store.dialect),
@@ -204,7 +215,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             node_timeout=settings.node_timeout,
         ),
         StaffHandles(settings.secret_key),
-        node_id=uuid.uuid4().hex,
+        node_id=node_id,
         events=events,
     )
     auth = SessionAuth(settings, store)
@@ -226,10 +237,15 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[INSTALLS] = Installs(store)
     app[WEBHOOKS] = webhooks
     app[AUTH] = auth
+    app[AUDIT] = Audit(store, settings.secret_key)
+    app[PRIVACY] = Privacy(store, app[AUDIT])
+    retention = RetentionSchedule(app[PRIVACY], node_id, settings.retention_every)
+    retention.start()
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
+    await retention.stop()
     await sweeper.stop()
     await webhooks.stop()
     await app[SIO].shutdown()

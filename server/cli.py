@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import errno
 import getpass
-import logging
 import secrets
 import signal
 import sys
@@ -18,10 +17,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from server import api_tokens
+from server import api_tokens, cli_privacy, logs
 from server.api_sites import create, snippet
 from server.app import create_app
+from server.audit import CLI, Audit, AuditAction
 from server.auth import hash_password
+from server.keys import SETTINGS
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
 from server.site_settings import SiteFields
@@ -38,6 +39,11 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="porchlight", description=__doc__)
     cli.add_argument("--settings", type=Path, help="TOML settings file")
     cli.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///porchlight.db")
+    cli.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one object per line, personal data only as digests",
+    )
     commands = cli.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -88,6 +94,7 @@ def parser() -> argparse.ArgumentParser:
     token.add_parser("list", help="list API tokens with their last use")
     revoke = token.add_parser("revoke", help="revoke an API token")
     revoke.add_argument("id", type=int)
+    cli_privacy.add_parsers(commands)
 
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
@@ -97,7 +104,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    overrides: dict[str, Any] = {"database_url": args.database_url}
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "log_format": args.log_format,
+    }
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
     if args.command == "demo":
@@ -107,9 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"porchlight: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, settings.secret_key)
     if args.command == "serve":
         return run(serve(settings))
     if args.command == "migrate":
@@ -118,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "site":
         return asyncio.run(add_site(settings, args))
+    if args.command == "privacy":
+        return asyncio.run(cli_privacy.run(settings, args))
     if args.command == "staff":
         password = getpass.getpass("Password (at least 10 characters): ")
         if len(password) < 10:
@@ -154,7 +164,9 @@ async def until_stopped() -> None:
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    settings = app.get(SETTINGS)
+    access = logs.access_logger(settings.log_format) if settings is not None else {}
+    runner = web.AppRunner(app, handle_signals=False, **access)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -197,6 +209,9 @@ async def add_site(settings: Settings, args: argparse.Namespace) -> int:
     store = await SqlStore.open(settings.database_url)
     try:
         site = await create(store, fields)
+        await Audit(store, settings.secret_key).record(
+            CLI, AuditAction.SITE_CREATED, f"site:{site.key}", {"name": site.name}
+        )
     finally:
         await store.close()
     if site.relay_only:
@@ -212,13 +227,19 @@ async def add_staff(
     await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
     try:
-        await store.create_staff(
+        member = await store.create_staff(
             email=email.lower(),
             name=name,
             role="admin" if role == "admin" else "supervisor" if role == "supervisor" else "agent",
             password_hash=hash_password(password),
             languages=tuple(args.language),
             max_chats=args.max_chats,
+        )
+        await Audit(store, settings.secret_key).record(
+            CLI,
+            AuditAction.STAFF_CREATED,
+            f"staff:{member.id}",
+            {"email": member.email, "role": member.role},
         )
     except DuplicateError:
         print(f"porchlight: a staff member with email {email} exists", file=sys.stderr)

@@ -72,6 +72,12 @@ class Settings(BaseModel):
     ice_transport_policy: Literal["all", "relay"] = "all"
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, personal data only in redactable fields (server.logs).
+    log_format: Literal["text", "json"] = "text"
+    # How often the retention purge runs (on one node of a fleet), in seconds.
+    retention_every: Annotated[float, Field(ge=60, le=7 * 86400)] = 3600.0
+    # The bearer token that GET /metrics requires; unset, /metrics is off (404).
+    metrics_token: Annotated[str | None, Field(min_length=16)] = None
     # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).
     trusted_proxies: tuple[str, ...] = ()
     # Rate limits (per visitor or staff member, per address, per site). Per address they are
@@ -187,6 +193,11 @@ class Settings(BaseModel):
             raise SettingsError(
                 "setting secret_key (PORCHLIGHT_SECRET_KEY): the default or placeholder secret "
                 "cannot be used in production; set a random value of at least 32 characters"
+            )
+        if self.metrics_token is not None and PLACEHOLDER in self.metrics_token.lower():
+            raise SettingsError(
+                "setting metrics_token (PORCHLIGHT_METRICS_TOKEN): the placeholder cannot be "
+                "used in production; set a random value of at least 16 characters"
             )
         if self.turn_host is not None and (
             self.turn_secret == DEFAULT_TURN_SECRET or PLACEHOLDER in self.turn_secret.lower()

@@ -29,6 +29,8 @@ sites = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # Calls on this site use TURN relays only, so neither side learns the other's address.
     sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Ended conversations older than this many days are purged (server.retention); NULL keeps.
+    sa.Column("retention_days", sa.Integer, nullable=True),
     # The widget: channels offered (JSON list), brand colour, launcher side and text, and
     # whether the answering staff member's name and initials are shown.
     sa.Column(
@@ -114,6 +116,8 @@ conversations = sa.Table(
     sa.Index(None, "assignee_id", "status"),
     # recent_handling_seconds reads the newest ended conversations.
     sa.Index(None, "ended_at"),
+    # The retention purge: a site's ended conversations, oldest first.
+    sa.Index(None, "site_id", "status", "ended_at"),
 )
 
 messages = sa.Table(
@@ -341,4 +345,35 @@ webhook_cursor = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("last_event_id", sa.Integer, nullable=False),
+)
+
+# Who did what to accounts, settings and personal data. Append-only: the migration adds
+# triggers that refuse UPDATE and DELETE. ``actor`` is a label (an email, "cli", "system");
+# ``target`` names what was acted on ("staff:4", "site:KEY", "subject:<digest>").
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("actor_id", sa.Integer, nullable=True),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(200), nullable=True),
+    sa.Column("details", sa.Text, nullable=True),  # JSON object
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Index(None, "at"),
+    sa.Index(None, "action", "at"),
+    sa.Index(None, "actor_id", "at"),
+    sa.Index(None, "target"),
+)
+
+# Scheduled jobs of a fleet (the retention purge): the node that holds a claim runs the job
+# until ``claimed_until``; a crashed node's claim simply lapses.
+job_claims = sa.Table(
+    "job_claims",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("node_id", sa.String(32), nullable=True),
+    sa.Column("claimed_until", sa.Double, nullable=False, server_default="0"),
+    sa.Column("last_run_at", sa.Double, nullable=True),
 )

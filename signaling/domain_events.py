@@ -25,13 +25,14 @@ class EventKind(StrEnum):
     CONVERSATION_RUNG = "conversation.rung"
     """A staff member (``staff_id``) is rung for it."""
     CONVERSATION_ACCEPTED = "conversation.accepted"
-    """The rung staff member took it; it is active."""
+    """The rung staff member took it; it is active. Detail: ``waited_s``, since it was
+    queued (its original place, through requeues)."""
     CONVERSATION_DECLINED = "conversation.declined"
     """The rung staff member passed; it waits again."""
     CONVERSATION_MISSED = "conversation.missed"
     """A ring ended unanswered. Detail: ``reason`` (timeout, offline, away)."""
     CONVERSATION_ABANDONED = "conversation.abandoned"
-    """The customer left before anyone answered."""
+    """The customer left before anyone answered. Detail: ``waited_s``."""
     CONVERSATION_REQUEUED = "conversation.requeued"
     """Its staff member (``staff_id``) did not come back within the grace period; it waits
     again at its original place."""
@@ -50,7 +51,7 @@ class EventKind(StrEnum):
     """The running call moved to another channel. Detail: ``call_id``, ``channel``,
     ``previous``."""
     CALL_ENDED = "call.ended"
-    """A call ended. Detail: ``call_id``, ``reason``, ``duration_s``."""
+    """A call ended. Detail: ``call_id``, ``channel``, ``reason``, ``duration_s``."""
     CALL_PROPOSED = "call.proposed"
     """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
     CALL_PROPOSAL_ANSWERED = "call.proposal_answered"

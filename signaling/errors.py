@@ -55,7 +55,8 @@ class ErrorCode(StrEnum):
     CONVERSATION_ENDED = "conversation.ended"
     """The conversation has ended; it can be read but not written to."""
     CONVERSATION_NOT_ENDED = "conversation.not_ended"
-    """Only an ended conversation can be rated."""
+    """The conversation (or one of the person's) has not ended, and the action needs it to
+    have: rating it, or erasing the person's data."""
     CONVERSATION_NOT_ASSIGNED = "conversation.not_assigned"
     """The staff member is not the one handling this conversation."""
     RING_EXPIRED = "ring.expired"
@@ -79,6 +80,10 @@ class ErrorCode(StrEnum):
     host that is or resolves to a loopback, private, link-local or metadata address."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
+    DATABASE_UNAVAILABLE = "database.unavailable"
+    """The database does not answer in time (``/readyz``); retry after ``Retry-After``."""
+    REDIS_UNAVAILABLE = "redis.unavailable"
+    """A fleet node's Redis does not answer (``/readyz``); retry after ``Retry-After``."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 

@@ -258,7 +258,14 @@ class Router:
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "The customer has left.")
             raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
         await self.events.publish(
-            DomainEvent(EventKind.CONVERSATION_ACCEPTED, now, "staff", conversation_id, member.id)
+            DomainEvent(
+                EventKind.CONVERSATION_ACCEPTED,
+                now,
+                "staff",
+                conversation_id,
+                member.id,
+                {"waited_s": round(max(0.0, now - active.queued_at), 3)},
+            )
         )
         log.info("staff %s accepted conversation %s", member.id, conversation_id)
         await self.queue.changed(active)
@@ -308,6 +315,7 @@ class Router:
                 by,
                 conversation.id,
                 ended.assignee_id,
+                {"waited_s": round(max(0.0, now - ended.queued_at), 3)} if waited else {},
             )
         )
         if not waited:

@@ -53,6 +53,8 @@ class Site:
     allowed_origins: tuple[str, ...]
     greeting: str = "Hi! How can we help?"
     relay_only: bool = False
+    # Ended conversations older than this many days are deleted; None keeps them.
+    retention_days: int | None = None
     channels: tuple[str, ...] = ("chat", "voice", "video", "oneway")
     brand_color: str = "#1f3a5f"
     launcher_position: str = "right"

@@ -19,7 +19,7 @@ from server.auth import SESSION_COOKIE
 from server.keys import STORE, WEBHOOKS
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode
-from signaling.ports import NewConversation, NewMessage
+from signaling.ports import Changes, NewConversation, NewMessage
 from tests.support import Server, login, settings_for
 
 # Routes that are not part of the REST API: pages, files and the socket transport. The
@@ -34,6 +34,7 @@ NOT_API = {
     "/socket.io/",
     "/healthz",
     "/readyz",
+    "/metrics",
     "/api/docs",
     "/api/docs/style.css",
 }
@@ -135,6 +136,11 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
     site = await store.get_site("shop-site")
     assert site is not None
     conversation = await store.create_conversation(NewConversation(site, "v" * 16), 1.0)
+    # Another visitor's ended conversation, to erase.
+    gone = await store.create_conversation(NewConversation(site, "w" * 16), 1.0)
+    await store.update_conversation(
+        gone.id, Changes(status="ended", ended_at=2.0, ended_by="customer")
+    )
     await store.append_message(NewMessage(conversation.id, "customer", "text", "hello"), 2.0)
     cookie, csrf = await login(server, admin.email)
     write = {"X-CSRF-Token": csrf}
@@ -218,6 +224,15 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         ),
         ("delete_site", lambda http: send(http, "delete_site", key=state["site_key"])),
         ("get_shift", lambda http: send(http, "get_shift", key="shop-site")),
+        ("audit_log", lambda http: send(http, "audit_log", action="auth.")),
+        ("audit_actions", lambda http: send(http, "audit_actions")),
+        (
+            "export",
+            lambda http: send(http, "export", {"site": "shop-site", "visitor_id": "v" * 16}),
+        ),
+        ("erase", lambda http: send(http, "erase", {"conversation_id": gone.id})),
+        ("set_retention", lambda http: send(http, "set_retention", {"days": 30}, key="shop-site")),
+        ("purge", lambda http: send(http, "purge")),
         ("list_kinds", lambda http: send(http, "list_kinds")),
         ("create_endpoint", make_hook),
         ("list_endpoints", lambda http: send(http, "list_endpoints", key="shop-site")),

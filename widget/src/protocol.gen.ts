@@ -88,6 +88,8 @@ export const ErrorCode = {
   WEBHOOK_NOT_FOUND: "webhook.not_found",
   WEBHOOK_URL_REFUSED: "webhook.url_refused",
   RATE_LIMITED: "rate.limited",
+  DATABASE_UNAVAILABLE: "database.unavailable",
+  REDIS_UNAVAILABLE: "redis.unavailable",
   SERVER_ERROR: "server.error",
 } as const;
 
