@@ -230,3 +230,47 @@ call_proposals = sa.Table(
         postgresql_where=sa.text("answer IS NULL"),
     ),
 )
+
+# -- analytics ------------------------------------------------------------------------------
+
+# One row per conversation, kept in step with the event log in the transaction that appends
+# each event (server.analytics_facts), and rebuildable from the log. The analytics pages
+# aggregate these rows by their queued_at instead of re-reading several events per
+# conversation.
+conversation_stats = sa.Table(
+    "conversation_stats",
+    metadata,
+    sa.Column("conversation_id", sa.String(32), primary_key=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # as the customer asked
+    sa.Column("queued_at", sa.Double, nullable=False),
+    # The first accept: who answered, and how long the customer had waited for it.
+    sa.Column("answered_at", sa.Double, nullable=True),
+    sa.Column("agent_id", sa.Integer, nullable=True),
+    sa.Column("wait_s", sa.Double, nullable=True),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    # From the first accept to the end, for answered conversations that ended.
+    sa.Column("handle_s", sa.Double, nullable=True),
+    sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("missed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("declined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requeued", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("transfers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rating", sa.Integer, nullable=True),  # 1..5
+    sa.Index(None, "queued_at"),
+    sa.Index(None, "site_id", "queued_at"),
+)
+
+# A conversation's outcome tags (the last ``conversation.tagged`` event's set).
+conversation_tags = sa.Table(
+    "conversation_tags",
+    metadata,
+    sa.Column("conversation_id", sa.String(32), primary_key=True),
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("queued_at", sa.Double, nullable=False),
+    sa.Index(None, "queued_at"),
+)
+
+# Missed rings per staff member are read from the log itself, by kind and time.
+sa.Index("ix_events_kind_created_at", events.c.kind, events.c.created_at)

@@ -17,9 +17,12 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.ended",
         "conversation.missed",
         "conversation.queued",
+        "conversation.rated",
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",
+        "conversation.tagged",
+        "conversation.transferred",
         "message.stored",
         "presence.changed",
     ]
