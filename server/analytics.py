@@ -6,7 +6,7 @@ Definitions (what a supervisor reads on the page):
 
 - a conversation counts in the local day or week it was queued in;
 - *offered*: answered plus abandoned (conversations still waiting are in neither);
-- *service level*: answered within ``sla_s`` seconds of queueing, as a share of offered;
+- *service level*: answered in under ``sla_s`` seconds from queueing, as a share of offered;
 - *abandonment*: abandoned as a share of offered;
 - *wait* p50 / p90: nearest-rank percentiles of the wait for the first accept;
 - *handling*: from the first accept to the end, averaged over answered conversations that
@@ -111,8 +111,8 @@ def _in_window(query: Query, column: sa.ColumnElement[float]) -> list[sa.ColumnE
     return where
 
 
-def _one(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-    return sa.func.sum(sa.case((flag, 1), else_=0))
+def _count(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.count(sa.case((flag, 1)))
 
 
 def tallies(conn: Connection, query: Query) -> dict[Key, Tally]:
@@ -126,15 +126,15 @@ def tallies(conn: Connection, query: Query) -> dict[Key, Tally]:
             stats.c.site_id,
             stats.c.agent_id,
             sa.func.count(),
-            _one(stats.c.answered_at.is_not(None)),
-            _one(stats.c.wait_s <= query.sla_s),
-            _one(stats.c.abandoned),
+            sa.func.count(stats.c.answered_at),
+            _count(stats.c.wait_s < query.sla_s),
+            _count(stats.c.abandoned),
             sa.func.coalesce(sa.func.sum(stats.c.transfers), 0),
             sa.func.coalesce(sa.func.sum(stats.c.handle_s), 0.0),
             sa.func.count(stats.c.handle_s),
             sa.func.coalesce(sa.func.sum(stats.c.wait_s), 0.0),
             sa.func.count(stats.c.rating),
-            _one(stats.c.rating >= 4),
+            _count(stats.c.rating >= 4),
         )
         .where(*_in_window(query, stats.c.queued_at))
         .group_by(key, stats.c.site_id, stats.c.agent_id)

@@ -38,9 +38,22 @@ def upgrade() -> None:
         sa.Column("rating", sa.Integer, nullable=True),
         sa.PrimaryKeyConstraint("conversation_id", name="pk_conversation_stats"),
     )
-    op.create_index("ix_conversation_stats_queued_at", "conversation_stats", ["queued_at"])
+    # Covers every column the reports read (server.tables.REPORT_COLUMNS).
     op.create_index(
-        "ix_conversation_stats_site_id_queued_at", "conversation_stats", ["site_id", "queued_at"]
+        "ix_conversation_stats_report",
+        "conversation_stats",
+        [
+            "queued_at",
+            "site_id",
+            "agent_id",
+            "channel",
+            "wait_s",
+            "handle_s",
+            "abandoned",
+            "transfers",
+            "rating",
+            "answered_at",
+        ],
     )
     op.create_table(
         "conversation_tags",
