@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, api_analytics, fanout, health, pages, precheck_api
+from server import admin_pages, api, api_analytics, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(pages.routes)
+    admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
