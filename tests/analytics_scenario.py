@@ -25,9 +25,9 @@ from server.auth import hash_password
 from server.store import SqlStore
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import NewConversation, Site, StaffMember
+from tests.support import PASSWORD
 
 PARIS = ZoneInfo("Europe/Paris")
-PASSWORD = "analytics-password"
 
 
 @dataclass
