@@ -142,6 +142,10 @@ def rebuild(conn: Connection, batch: int = 5000) -> int:
     """Derive every conversation's figures again from the log, in the caller's transaction
     (so a crash half-way leaves the old figures): empty both tables, then replay the events
     in log order through ``apply``. Returns the number of events replayed. Does not commit."""
+    if conn.dialect.name == "postgresql":
+        # Appends wait until this commits: an event folded into a row this transaction has
+        # deleted would otherwise be lost. (SQLite has one writer at a time already.)
+        conn.execute(sa.text("LOCK TABLE events IN SHARE MODE"))
     conn.execute(sa.delete(tags_table))
     conn.execute(sa.delete(stats))
     replayed = 0

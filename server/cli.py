@@ -66,6 +66,11 @@ def parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
 
+    analytics = commands.add_parser("analytics", help="analytics figures").add_subparsers(
+        dest="action", required=True
+    )
+    analytics.add_parser("rebuild", help="derive every conversation's figures again from the log")
+
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
@@ -103,7 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("porchlight: the password must have at least 10 characters", file=sys.stderr)
             return 2
         return asyncio.run(add_staff(settings, args.email, args.name, args.role, password, args))
+    if args.command == "analytics":
+        return asyncio.run(rebuild_analytics(settings))
     return run(demo(settings, args.shop_port))
+
+
+async def rebuild_analytics(settings: Settings) -> int:
+    store = await SqlStore.open(settings.database_url)
+    try:
+        replayed = await store.rebuild_analytics()
+    finally:
+        await store.close()
+    print(f"analytics rebuilt from {replayed} events")
+    return 0
 
 
 def run(main_task: object) -> int:

@@ -390,6 +390,17 @@ class SqlStore(Accounts, CallStore, RoutingState):
 
         await self._run(append)
 
+    async def rebuild_analytics(self) -> int:
+        """Derive the analytics figures again from the whole event log, in one transaction
+        (``server.analytics_facts.rebuild``); returns the number of events replayed."""
+
+        def rebuild(conn: Connection) -> int:
+            replayed = analytics_facts.rebuild(conn)
+            conn.commit()
+            return replayed
+
+        return await self._run(rebuild)
+
     async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
         """The event log in order, for one conversation or for everything."""
         statement = sa.select(events).order_by(events.c.id)
