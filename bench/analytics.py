@@ -85,10 +85,11 @@ def _rows(count: int, days: int, end: float, rng: random.Random) -> Any:
             if missed
             else None
         )
+        ring = (cid, event[3], site, event[4]) if event else None
         tags = [(cid, rng.choice(("sale", "refund", "support", "bug")), site, queued)] if (
             rng.random() < 0.25
         ) else []  # fmt: skip
-        yield conversation, stats, event, tags
+        yield conversation, stats, event, ring, tags
 
 
 CONVERSATION_COLUMNS = (
@@ -101,20 +102,24 @@ STATS_COLUMNS = (
 )  # fmt: skip
 EVENT_COLUMNS = ("kind", "conversation_id", "actor", "staff_id", "created_at")
 TAG_COLUMNS = ("conversation_id", "tag", "site_id", "queued_at")
+RING_COLUMNS = ("conversation_id", "staff_id", "site_id", "rang_at")
+TABLES = ("conversations", "conversation_stats", "events", "missed_rings", "conversation_tags")
+COLUMNS = (CONVERSATION_COLUMNS, STATS_COLUMNS, EVENT_COLUMNS, RING_COLUMNS, TAG_COLUMNS)
 
 
 def _batches(count: int, days: int, end: float) -> Any:
     rng = random.Random(7)
-    chunk: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
-    for conversation, stats, event, tags in _rows(count, days, end, rng):
+    chunk: tuple[list[Any], ...] = ([], [], [], [], [])
+    for conversation, stats, event, ring, tags in _rows(count, days, end, rng):
         chunk[0].append(conversation)
         chunk[1].append(stats)
-        if event:
+        if event and ring:
             chunk[2].append(event)
-        chunk[3].extend(tags)
+            chunk[3].append(ring)
+        chunk[4].extend(tags)
         if len(chunk[0]) == BATCH:
             yield chunk
-            chunk = ([], [], [], [])
+            chunk = ([], [], [], [], [])
     if chunk[0]:
         yield chunk
 
@@ -129,10 +134,8 @@ async def _people(store: SqlStore) -> None:
 async def seed_postgres(dsn: str, count: int, days: int, end: float) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        tables = ("conversations", "conversation_stats", "events", "conversation_tags")
-        columns = (CONVERSATION_COLUMNS, STATS_COLUMNS, EVENT_COLUMNS, TAG_COLUMNS)
         for chunk in _batches(count, days, end):
-            for table, names, records in zip(tables, columns, chunk, strict=True):
+            for table, names, records in zip(TABLES, COLUMNS, chunk, strict=True):
                 await conn.copy_records_to_table(table, records=records, columns=list(names))
         await conn.execute("ANALYZE")
     finally:
@@ -144,11 +147,9 @@ def seed_sqlite(path: str, count: int, days: int, end: float) -> None:
 
     db = sqlite3.connect(path)
     try:
-        tables = ("conversations", "conversation_stats", "events", "conversation_tags")
-        columns = (CONVERSATION_COLUMNS, STATS_COLUMNS, EVENT_COLUMNS, TAG_COLUMNS)
         for chunk in _batches(count, days, end):
             with db:
-                for table, names, records in zip(tables, columns, chunk, strict=True):
+                for table, names, records in zip(TABLES, COLUMNS, chunk, strict=True):
                     marks = ",".join("?" * len(names))
                     db.executemany(
                         f"INSERT INTO {table} ({','.join(names)}) VALUES ({marks})",  # noqa: S608

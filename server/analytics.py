@@ -28,8 +28,7 @@ from sqlalchemy.engine import Connection
 
 from server.analytics_time import Group, Window, bucket, hour_of_day
 from server.tables import conversation_stats as stats
-from server.tables import conversation_tags, events
-from signaling.domain_events import EventKind
+from server.tables import conversation_tags, missed_rings
 
 CHANNELS = ("chat", "voice", "video", "oneway")
 # Dimensions a figure may be split by; None stands for "all".
@@ -143,52 +142,50 @@ def tallies(conn: Connection, query: Query) -> dict[Key, Tally]:
     for b, site, agent, *sums in rows:
         found[(b, site, agent)] = Tally(*(v or 0 for v in sums))
     # Missed rings count for the staff member rung, in the bucket they rang in.
-    ring_key = bucket(events.c.created_at, query.window, query.group, dialect).label("b")
+    m = missed_rings
+    ring_key = bucket(m.c.rang_at, query.window, query.group, dialect).label("b")
+    where = [m.c.rang_at >= query.window.start, m.c.rang_at < query.window.end]
+    if query.site_id is not None:
+        where.append(m.c.site_id == query.site_id)
     missed = (
-        sa.select(ring_key, stats.c.site_id, events.c.staff_id, sa.func.count())
-        .select_from(events.join(stats, stats.c.conversation_id == events.c.conversation_id))
-        .where(events.c.kind == EventKind.CONVERSATION_MISSED.value)
-        .where(*_in_window(query, events.c.created_at))
-        .group_by(ring_key, stats.c.site_id, events.c.staff_id)
+        sa.select(ring_key, m.c.site_id, m.c.staff_id, sa.func.count())
+        .where(*where)
+        .group_by(ring_key, m.c.site_id, m.c.staff_id)
     )
     for b, site, agent, count in conn.execute(missed):
         found.setdefault((b, site, agent), Tally()).missed_rings += count
     return found
 
 
-def percentiles(
-    conn: Connection, query: Query, by: Sequence[str]
-) -> dict[tuple[int | None, ...], tuple[float, float]]:
-    """Nearest-rank p50 and p90 of the wait, per combination of ``by`` (``"bucket"``,
-    ``"site"``, ``"agent"``; none for the whole window), with window functions that both
-    databases have."""
-    dialect = conn.dialect.name
-    columns = {
-        "bucket": bucket(stats.c.queued_at, query.window, query.group, dialect),
-        "site": stats.c.site_id,
-        "agent": stats.c.agent_id,
-    }
-    keys = [columns[name].label(name) for name in by]
-    ranked = (
-        sa.select(
-            *keys,
-            stats.c.wait_s,
-            sa.func.row_number()
-            .over(partition_by=keys or None, order_by=stats.c.wait_s)
-            .label("rn"),
-            sa.func.count().over(partition_by=keys or None).label("n"),
+Waits = dict[tuple[int | None, ...], tuple[float, float]]
+_POSITION = {"bucket": 0, "site": 1, "agent": 2}
+
+
+def percentiles(conn: Connection, query: Query, *sets: Sequence[str]) -> list[Waits]:
+    """Nearest-rank p50 and p90 of the wait (the value at rank ``ceil(p * n)``), for each of
+    ``sets``: a combination of ``"bucket"``, ``"site"`` and ``"agent"`` (none for the whole
+    window). One narrow read of the window's waits serves every set; the ranks are taken here,
+    the same on both databases (SQLite has no percentile function, and its window functions
+    cost several times this)."""
+    key = bucket(stats.c.queued_at, query.window, query.group, conn.dialect.name)
+    rows = conn.execute(
+        sa.select(key, stats.c.site_id, stats.c.agent_id, stats.c.wait_s).where(
+            stats.c.wait_s.is_not(None), *_in_window(query, stats.c.queued_at)
         )
-        .where(stats.c.wait_s.is_not(None), *_in_window(query, stats.c.queued_at))
-        .subquery()
-    )
-    # rank >= p * n in integers: the smallest rank at or past the percentile.
-    outer_keys = [ranked.c[name] for name in by]
-    statement = sa.select(
-        *outer_keys,
-        sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 50, ranked.c.wait_s))),
-        sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 90, ranked.c.wait_s))),
-    ).group_by(*outer_keys)
-    return {tuple(row[: len(by)]): (row[-2], row[-1]) for row in conn.execute(statement)}
+    ).all()
+    found: list[Waits] = []
+    for names in sets:
+        positions = [_POSITION[name] for name in names]
+        groups: dict[tuple[int | None, ...], list[float]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(row[i] for i in positions)].append(row[3])
+        found.append({k: (_rank(v, 50), _rank(v, 90)) for k, v in groups.items()})
+    return found
+
+
+def _rank(values: list[float], percent: int) -> float:
+    values.sort()
+    return values[-(-percent * len(values) // 100) - 1]
 
 
 def fold(found: dict[Key, Tally], pick: Iterable[int]) -> dict[tuple[int | None, ...], Tally]:

@@ -1,7 +1,8 @@
-"""Keeps ``conversation_stats`` and ``conversation_tags`` (``server.tables``) in step with the
-event log: ``apply`` runs in the very transaction that appends each event, so the figures can
-never disagree with the log; ``rebuild`` derives them all again from the log, for a database
-that had events before these tables existed or figures that must be recomputed.
+"""Keeps ``conversation_stats``, ``conversation_tags`` and ``missed_rings``
+(``server.tables``) in step with the event log: ``apply`` runs in the very transaction that
+appends each event, so the figures can never disagree with the log; ``rebuild`` derives them
+all again from the log, for a database that had events before these tables existed or
+figures that must be recomputed.
 
 What each kind does to its conversation's row:
 
@@ -9,7 +10,8 @@ What each kind does to its conversation's row:
 - ``conversation.accepted``: the first accept sets who answered and the wait;
 - ``conversation.ended``: the end, and the handling time from the first accept;
 - ``conversation.abandoned``: the customer left unanswered;
-- ``conversation.missed`` / ``declined`` / ``requeued`` / ``transferred``: one more of each;
+- ``conversation.missed`` / ``declined`` / ``requeued`` / ``transferred``: one more of each
+  (and a ``missed_rings`` row for each miss, with who was rung and when);
 - ``conversation.rated``: the rating (``score``, 1 to 5; the last one counts);
 - ``conversation.tagged``: the outcome tags (``tags``, the whole set).
 """
@@ -26,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from server.tables import conversation_stats as stats
 from server.tables import conversation_tags as tags_table
-from server.tables import conversations, events
+from server.tables import conversations, events, missed_rings
 from signaling.domain_events import EventKind
 
 MAX_TAGS = 20
@@ -96,6 +98,18 @@ def apply(
     elif kind == EventKind.CONVERSATION_ABANDONED:
         conn.execute(sa.update(stats).where(row).values(abandoned=True, ended_at=at))
     elif kind in _COUNTERS:
+        if kind == EventKind.CONVERSATION_MISSED:
+            source = sa.select(
+                stats.c.conversation_id,
+                sa.literal(staff_id, sa.Integer),
+                stats.c.site_id,
+                sa.literal(at, sa.Double),
+            ).where(row)
+            conn.execute(
+                sa.insert(missed_rings).from_select(
+                    ["conversation_id", "staff_id", "site_id", "rang_at"], source
+                )
+            )
         column = _COUNTERS[EventKind(kind)]
         conn.execute(sa.update(stats).where(row).values({column: column + 1}))
     elif kind == EventKind.CONVERSATION_RATED:
@@ -147,6 +161,7 @@ def rebuild(conn: Connection, batch: int = 5000) -> int:
         # deleted would otherwise be lost. (SQLite has one writer at a time already.)
         conn.execute(sa.text("LOCK TABLE events IN SHARE MODE"))
     conn.execute(sa.delete(tags_table))
+    conn.execute(sa.delete(missed_rings))
     conn.execute(sa.delete(stats))
     replayed = 0
     after = 0

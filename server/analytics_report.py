@@ -91,10 +91,9 @@ def report(conn: Connection, query: Query) -> dict[str, Any]:
     periods = fold(found, (0,))
     sites = fold(found, (1,))
     agents = fold(found, (2,))
-    waits_total = percentiles(conn, query, ())
-    waits_period = percentiles(conn, query, ("bucket",))
-    waits_site = percentiles(conn, query, ("site",))
-    waits_agent = percentiles(conn, query, ("agent",))
+    waits_total, waits_period, waits_site, waits_agent = percentiles(
+        conn, query, (), ("bucket",), ("site",), ("agent",)
+    )
     return {
         "summary": _figures(total, waits_total, ()),
         "series": [
@@ -140,7 +139,14 @@ def csv_rows(
         writer.writerow([period, scope, "" if scope_id is None else scope_id, name, *values])
 
     by_period = fold(found, (0,))
-    waits = percentiles(conn, query, ("bucket",))
+    waits_by = dict(
+        zip(
+            ("team", "site", "agent"),
+            percentiles(conn, query, ("bucket",), ("bucket", "site"), ("bucket", "agent")),
+            strict=True,
+        )
+    )
+    waits = waits_by["team"]
     for b in periods:
         emit(
             bucket_start(b, query.group).isoformat(),
@@ -151,7 +157,7 @@ def csv_rows(
         )
     for scope, index, names in scopes:
         tallied = fold(found, (0, index))
-        waits = percentiles(conn, query, ("bucket", scope))
+        waits = waits_by[scope]
         for scope_id in _ids(k[1] for k in tallied):
             label = names.get(scope_id, "") if scope_id is not None else "(unanswered)"
             for b in periods:

@@ -285,5 +285,15 @@ conversation_tags = sa.Table(
     sa.Index(None, "queued_at"),
 )
 
-# Missed rings per staff member are read from the log itself, by kind and time.
-sa.Index("ix_events_kind_created_at", events.c.kind, events.c.created_at)
+# Each missed ring (``conversation.missed``), with the conversation's site: the reports count
+# them for the staff member rung, when they rang, without joining the log to the figures.
+missed_rings = sa.Table(
+    "missed_rings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(32), nullable=False, index=True),
+    sa.Column("staff_id", sa.Integer, nullable=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("rang_at", sa.Double, nullable=False),
+    sa.Index(None, "rang_at", "site_id", "staff_id"),
+)

@@ -1,6 +1,6 @@
-"""Analytics: a row of figures per conversation (``conversation_stats``) and its outcome
-tags, kept in step with the event log and filled here from the log already stored; and an
-index on the log by kind and time, for missed rings per staff member.
+"""Analytics: a row of figures per conversation (``conversation_stats``), its outcome tags
+and its missed rings, kept in step with the event log and filled here from the log already
+stored.
 
 Revision ID: 0011_analytics
 Revises: 0007_assignee_index
@@ -64,7 +64,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", "tag", name="pk_conversation_tags"),
     )
     op.create_index("ix_conversation_tags_queued_at", "conversation_tags", ["queued_at"])
-    op.create_index("ix_events_kind_created_at", "events", ["kind", "created_at"])
+    op.create_table(
+        "missed_rings",
+        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column("conversation_id", sa.String(32), nullable=False),
+        sa.Column("staff_id", sa.Integer, nullable=True),
+        sa.Column("site_id", sa.Integer, nullable=False),
+        sa.Column("rang_at", sa.Double, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_missed_rings"),
+    )
+    op.create_index("ix_missed_rings_conversation_id", "missed_rings", ["conversation_id"])
+    op.create_index(
+        "ix_missed_rings_rang_at_site_id_staff_id",
+        "missed_rings",
+        ["rang_at", "site_id", "staff_id"],
+    )
     # The log already stored becomes figures (the same code keeps them in step from now on).
     from server.analytics_facts import rebuild
 
@@ -72,6 +86,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_kind_created_at", table_name="events")
+    op.drop_table("missed_rings")
     op.drop_table("conversation_tags")
     op.drop_table("conversation_stats")
