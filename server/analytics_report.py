@@ -136,7 +136,7 @@ def csv_rows(
 
     def emit(period: str, scope: str, scope_id: int | None, name: str, fig: dict[str, Any]) -> None:
         values = ["" if fig[c] is None else fig[c] for c in CSV_COLUMNS[4:]]
-        writer.writerow([period, scope, "" if scope_id is None else scope_id, name, *values])
+        writer.writerow([period, scope, "" if scope_id is None else scope_id, _cell(name), *values])
 
     by_period = fold(found, (0,))
     waits_by = dict(
@@ -165,6 +165,11 @@ def csv_rows(
                     period = bucket_start(b, query.group).isoformat()
                     emit(period, scope, scope_id, label, _figures(tallied, waits, (b, scope_id)))
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A name as a spreadsheet shows it, never as a formula (OWASP's CSV injection advice)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _ids(ids: Iterable[int | None]) -> list[int | None]:

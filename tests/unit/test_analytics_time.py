@@ -45,3 +45,10 @@ def test_weeks_start_on_mondays() -> None:
         date(2026, 3, 28),
         date(2026, 3, 29),
     ]
+
+
+def test_csv_names_never_become_formulas() -> None:
+    from server.analytics_report import _cell
+
+    assert _cell('=HYPERLINK("http://evil.test")') == '\'=HYPERLINK("http://evil.test")'
+    assert [_cell(n) for n in ("+1", "-1", "@a", "Ann")] == ["'+1", "'-1", "'@a", "Ann"]
