@@ -1,4 +1,5 @@
-"""Local calendar buckets: a zone's offsets over a range, found to the second."""
+"""Analytics units: local calendar buckets (a zone's offsets over a range, found to the second)
+and the CSV's cells."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
