@@ -9,7 +9,8 @@ What each kind does to its conversation's row:
 - ``conversation.queued``: creates it (site, channel, ``queued_at``);
 - ``conversation.accepted``: the first accept sets who answered and the wait;
 - ``conversation.ended``: the end, and the handling time from the first accept;
-- ``conversation.abandoned``: the customer left unanswered;
+- ``conversation.abandoned``: the customer left unanswered (or, answered before and
+  requeued, the end);
 - ``conversation.missed`` / ``declined`` / ``requeued`` / ``transferred``: one more of each
   (and a ``missed_rings`` row for each miss, with who was rung and when);
 - ``conversation.rated``: the rating (``score``, 1 to 5; the last one counts);
@@ -96,7 +97,18 @@ def apply(
             )
         )
     elif kind == EventKind.CONVERSATION_ABANDONED:
-        conn.execute(sa.update(stats).where(row).values(abandoned=True, ended_at=at))
+        # Left while waiting again after an answer (the staff member's grace ran out): it
+        # was answered, so it is not abandoned, and it was handled until now.
+        answered = stats.c.answered_at.is_not(None)
+        conn.execute(
+            sa.update(stats)
+            .where(row)
+            .values(
+                abandoned=sa.case((answered, stats.c.abandoned), else_=sa.true()),
+                ended_at=at,
+                handle_s=sa.case((answered, sa.literal(at) - stats.c.answered_at)),
+            )
+        )
     elif kind in _COUNTERS:
         if kind == EventKind.CONVERSATION_MISSED:
             source = sa.select(

@@ -19,7 +19,9 @@ from server.analytics_time import window
 from server.auth import SESSION_COOKIE
 from server.keys import STORE
 from server.store import SqlStore
-from tests.analytics_scenario import PARIS, PASSWORD, Scenario, build
+from signaling.domain_events import DomainEvent, EventKind
+from signaling.ports import NewConversation
+from tests.analytics_scenario import PARIS, PASSWORD, Scenario, at, build
 from tests.support import Server, login
 
 FIRST, LAST = date(2026, 3, 28), date(2026, 3, 30)
@@ -200,3 +202,29 @@ async def test_rest_for_overseers_only_with_csv(server: Server) -> None:
         ("2026-03-23", "1", "100.0"),
         ("2026-03-30", "0", "0.0"),
     ]
+
+
+async def test_leaving_after_a_requeue_is_not_abandoning(
+    store: SqlStore, database_url: str
+) -> None:
+    """Answered, then requeued (the staff member's grace ran out), then the customer left while
+    waiting again: answered once, handled until the end, not abandoned."""
+    s = await build(store)
+    c6 = await store.create_conversation(
+        NewConversation(site=s.site_a, visitor_id="visitor-c6"), at("2026-03-30T09:00:00")
+    )
+    t = at("2026-03-30T09:00:00")
+    for kind, when, staff in (
+        (EventKind.CONVERSATION_QUEUED, t, None),
+        (EventKind.CONVERSATION_ACCEPTED, t + 5, s.ann.id),
+        (EventKind.CONVERSATION_REQUEUED, t + 65, s.ann.id),
+        (EventKind.CONVERSATION_ABANDONED, t + 105, None),
+    ):
+        await store.append_event(DomainEvent(kind, when, "system", c6.id, staff))
+    got = await figures(store, database_url, paris())
+    assert pick(got["summary"], "conversations", "answered", "abandoned", "handle_avg_s") == (
+        6,
+        5,
+        1,
+        (1200 + 100) / 5,
+    )
