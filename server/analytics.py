@@ -178,7 +178,8 @@ def percentiles(conn: Connection, query: Query, *sets: Sequence[str]) -> list[Wa
     for names in sets:
         groups: dict[Any, list[float]] = defaultdict(list)
         if not names:
-            groups[()] = [row[3] for row in rows]
+            if rows:  # no waits, no percentiles
+                groups[()] = [row[3] for row in rows]
         else:
             of = itemgetter(*(_POSITION[name] for name in names))
             for row in rows:

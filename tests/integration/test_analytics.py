@@ -90,6 +90,13 @@ async def test_the_scenarios_figures(store: SqlStore, database_url: str) -> None
         ("voice", 0),
     }
     assert hours["chat"][0] == 1 and sum(sum(c) for c in hours.values()) == 5
+    empty = date(2026, 1, 1)
+    nothing = await figures(store, database_url, Query(window(empty, empty, ZoneInfo("UTC"))))
+    assert pick(nothing["summary"], "conversations", "wait_p50_s", "service_level_pct") == (
+        0,
+        None,
+        None,
+    )
     assert got["tags"] == [
         {"tag": "sale", "conversations": 2},
         {"tag": "refund", "conversations": 1},
