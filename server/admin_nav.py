@@ -21,6 +21,7 @@ EVERYONE = frozenset(ROLES)
 # In nav order. Adding a page: an entry here and widget/src/admin/pages/<slug>.ts.
 PAGES: list[AdminPage] = [
     AdminPage("sites", "Sites", ADMINS),
+    AdminPage("analytics", "Analytics", OVERSEERS),
     AdminPage("webhooks", "Webhooks", ADMINS),
     AdminPage("privacy", "Personal data", ADMINS),
     AdminPage("audit", "Audit log", ADMINS),

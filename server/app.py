@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from server import (
     admin_pages,
     api,
+    api_analytics,
     api_audit,
     api_docs,
     api_privacy,
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> web.Application:
     app[api_tokens.TOKEN_LISTENERS] = []
     app.on_startup.append(api_docs.build_document)
     app.add_routes(api_webhooks.routes)
+    app.add_routes(api_analytics.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -147,6 +149,7 @@ def create_app(settings: Settings) -> web.Application:
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
     app.cleanup_ctx.append(health.readiness_runtime)
+    app.cleanup_ctx.append(api_analytics.analytics_runtime)
     return app
 
 

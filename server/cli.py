@@ -95,6 +95,10 @@ def parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke an API token")
     revoke.add_argument("id", type=int)
     cli_privacy.add_parsers(commands)
+    analytics = commands.add_parser("analytics", help="analytics figures").add_subparsers(
+        dest="action", required=True
+    )
+    analytics.add_parser("rebuild", help="derive every conversation's figures again from the log")
 
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
@@ -136,7 +140,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(add_staff(settings, args.email, args.name, args.role, password, args))
     if args.command == "token":
         return asyncio.run(manage_tokens(settings, args))
+    if args.command == "analytics":
+        return asyncio.run(rebuild_analytics(settings))
     return run(demo(settings, args.shop_port))
+
+
+async def rebuild_analytics(settings: Settings) -> int:
+    store = await SqlStore.open(settings.database_url)
+    try:
+        replayed = await store.rebuild_analytics()
+    finally:
+        await store.close()
+    print(f"analytics rebuilt from {replayed} events")
+    return 0
 
 
 def run(main_task: object) -> int:

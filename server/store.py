@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from server import analytics_facts
 from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
 from server.store_audit import AuditStore
@@ -378,7 +379,8 @@ class SqlStore(Accounts, CallStore, RoutingState, ShiftState, TokenStore, AuditS
     # -- audit trail and estimates -------------------------------------------------------
 
     async def append_event(self, event: DomainEvent) -> None:
-        """Append a domain event to the event log."""
+        """Append a domain event to the event log, and fold it into the analytics figures
+        (``server.analytics_facts``) in the same transaction."""
         values = {
             "kind": str(event.kind),
             "conversation_id": event.conversation_id,
@@ -389,7 +391,28 @@ class SqlStore(Accounts, CallStore, RoutingState, ShiftState, TokenStore, AuditS
             else None,
             "created_at": event.at,
         }
-        await self._run(lambda conn: commit(conn, conn.execute(_INSERT_EVENT, values)))
+
+        def append(conn: Connection) -> None:
+            conn.execute(_INSERT_EVENT, values)
+            # The figures change with the log, in its transaction: they cannot drift apart.
+            if event.kind in analytics_facts.FOLDED:
+                analytics_facts.apply(
+                    conn, event.kind, event.conversation_id, event.staff_id, event.detail, event.at
+                )
+            conn.commit()
+
+        await self._run(append)
+
+    async def rebuild_analytics(self) -> int:
+        """Derive the analytics figures again from the whole event log, in one transaction
+        (``server.analytics_facts.rebuild``); returns the number of events replayed."""
+
+        def rebuild(conn: Connection) -> int:
+            replayed = analytics_facts.rebuild(conn)
+            conn.commit()
+            return replayed
+
+        return await self._run(rebuild)
 
     async def list_events(self, conversation_id: str | None = None) -> list[DomainEvent]:
         """The event log in order, for one conversation or for everything."""

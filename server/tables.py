@@ -377,3 +377,70 @@ job_claims = sa.Table(
     sa.Column("claimed_until", sa.Double, nullable=False, server_default="0"),
     sa.Column("last_run_at", sa.Double, nullable=True),
 )
+
+# -- analytics ------------------------------------------------------------------------------
+
+# One row per conversation, kept in step with the event log in the transaction that appends
+# each event (server.analytics_facts), and rebuildable from the log. The analytics pages
+# aggregate these rows by their queued_at instead of re-reading several events per
+# conversation.
+REPORT_COLUMNS = (
+    "queued_at",
+    "site_id",
+    "agent_id",
+    "channel",
+    "wait_s",
+    "handle_s",
+    "abandoned",
+    "transfers",
+    "rating",
+    "answered_at",
+)
+conversation_stats = sa.Table(
+    "conversation_stats",
+    metadata,
+    sa.Column("conversation_id", sa.String(32), primary_key=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # as the customer asked
+    sa.Column("queued_at", sa.Double, nullable=False),
+    # The first accept: who answered, and how long the customer had waited for it.
+    sa.Column("answered_at", sa.Double, nullable=True),
+    sa.Column("agent_id", sa.Integer, nullable=True),
+    sa.Column("wait_s", sa.Double, nullable=True),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    # From the first accept to the end, for answered conversations that ended.
+    sa.Column("handle_s", sa.Double, nullable=True),
+    sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("missed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("declined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requeued", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("transfers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rating", sa.Integer, nullable=True),  # 1..5
+    # Covers every column the reports read, so that a date range is read from the index
+    # alone, in time order (SQLite otherwise fetches each row from the table at random).
+    sa.Index("ix_conversation_stats_report", *REPORT_COLUMNS),
+)
+
+# A conversation's outcome tags (the last ``conversation.tagged`` event's set).
+conversation_tags = sa.Table(
+    "conversation_tags",
+    metadata,
+    sa.Column("conversation_id", sa.String(32), primary_key=True),
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("queued_at", sa.Double, nullable=False),
+    sa.Index(None, "queued_at"),
+)
+
+# Each missed ring (``conversation.missed``), with the conversation's site: the reports count
+# them for the staff member rung, when they rang, without joining the log to the figures.
+missed_rings = sa.Table(
+    "missed_rings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(32), nullable=False, index=True),
+    sa.Column("staff_id", sa.Integer, nullable=True),
+    sa.Column("site_id", sa.Integer, nullable=False),
+    sa.Column("rang_at", sa.Double, nullable=False),
+    sa.Index(None, "rang_at", "site_id", "staff_id"),
+)

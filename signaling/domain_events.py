@@ -38,6 +38,9 @@ class EventKind(StrEnum):
     again at its original place."""
     CONVERSATION_ENDED = "conversation.ended"
     """An active conversation ended (the actor says who ended it)."""
+    CONVERSATION_TRANSFERRED = "conversation.transferred"
+    """An active conversation passed from one staff member to another. ``staff_id`` is who
+    hands it over; detail: ``to_staff_id`` (who takes it)."""
     CONVERSATION_RATED = "conversation.rated"
     """The customer rated the conversation. Detail: ``score`` (1 to 5; 4 and 5 count as
     satisfied in CSAT). A later rating replaces an earlier one."""

@@ -35,6 +35,7 @@ NOT_API = {
     "/healthz",
     "/readyz",
     "/metrics",
+    "/api/v1/analytics.csv",
     "/api/docs",
     "/api/docs/style.css",
 }
@@ -226,6 +227,7 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         ("get_shift", lambda http: send(http, "get_shift", key="shop-site")),
         ("audit_log", lambda http: send(http, "audit_log", action="auth.")),
         ("audit_actions", lambda http: send(http, "audit_actions")),
+        ("analytics", lambda http: send(http, "analytics", tz="Europe/Paris", group="week")),
         (
             "export",
             lambda http: send(http, "export", {"site": "shop-site", "visitor_id": "v" * 16}),

@@ -42,3 +42,14 @@ def test_call_code_is_at_most_15_kb_gzip_and_not_in_the_frame() -> None:
     frame = (DIST / manifest["frame.js"]).read_text(encoding="utf-8")
     # loaded on demand: the frame knows the call code only by URL
     assert "RTCPeerConnection" not in frame
+
+
+def test_the_chart_library_is_only_in_the_analytics_page() -> None:
+    manifest = json.loads((DIST / "manifest.json").read_text(encoding="utf-8"))
+    marker = "u-legend"  # uPlot's own class name for a chart's legend
+    assert marker in (DIST / manifest["admin-analytics.js"]).read_text(encoding="utf-8")
+    for name, file in manifest.items():
+        if name.endswith(".js") and name != "admin-analytics.js":
+            assert marker not in (DIST / file).read_text(encoding="utf-8"), name
+    # The page, chart library included: small enough for a settings page on a slow line.
+    assert gzip_size("admin-analytics.js", "admin-analytics.css") <= 40 * KB

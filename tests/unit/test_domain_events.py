@@ -22,6 +22,7 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.requeued",
         "conversation.rung",
         "conversation.tagged",
+        "conversation.transferred",
         "message.stored",
         "presence.changed",
         "wrapup.ended",

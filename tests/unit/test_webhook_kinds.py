@@ -17,6 +17,7 @@ def test_webhook_kinds_are_frozen() -> None:
         "conversation.abandoned": (),
         "conversation.requeued": (),
         "conversation.ended": (),
+        "conversation.transferred": ("to_staff_id",),
         "conversation.rated": ("score",),
         "conversation.tagged": ("tag",),
         "call.started": ("call_id", "channel"),

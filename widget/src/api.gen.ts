@@ -63,7 +63,7 @@ export interface Done {
 export interface EndpointChanges {
   url?: string | null;
   description?: string | null;
-  kinds?: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered"> | null;
+  kinds?: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered"> | null;
   enabled?: boolean | null;
 }
 
@@ -103,6 +103,22 @@ export interface Exported {
   subject: Record<string, string>;
   conversations: Array<object>;
   erasures: Array<object>;
+}
+
+export interface Figures {
+  conversations: number;
+  answered: number;
+  abandoned: number;
+  abandonment_pct: number | null;
+  service_level_pct: number | null;
+  wait_p50_s: number | null;
+  wait_p90_s: number | null;
+  wait_avg_s: number | null;
+  missed_rings: number;
+  handle_avg_s: number | null;
+  transfers: number;
+  ratings: number;
+  csat_pct: number | null;
 }
 
 /** One STUN or TURN server, as ``RTCIceServer``. */
@@ -149,10 +165,28 @@ export interface MessageView {
   detail?: object | null;
 }
 
+export interface Named {
+  conversations: number;
+  answered: number;
+  abandoned: number;
+  abandonment_pct: number | null;
+  service_level_pct: number | null;
+  wait_p50_s: number | null;
+  wait_p90_s: number | null;
+  wait_avg_s: number | null;
+  missed_rings: number;
+  handle_avg_s: number | null;
+  transfers: number;
+  ratings: number;
+  csat_pct: number | null;
+  id: number | null;
+  name: string;
+}
+
 export interface NewEndpoint {
   url: string;
   description?: string;
-  kinds: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered">;
+  kinds: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered">;
 }
 
 /** A new staff member; ``max_chats`` is how many chats they handle at once. */
@@ -181,6 +215,23 @@ export interface OpenApiDocument {
   openapi: string;
   info: object;
   paths: object;
+}
+
+export interface Period {
+  conversations: number;
+  answered: number;
+  abandoned: number;
+  abandonment_pct: number | null;
+  service_level_pct: number | null;
+  wait_p50_s: number | null;
+  wait_p90_s: number | null;
+  wait_avg_s: number | null;
+  missed_rings: number;
+  handle_avg_s: number | null;
+  transfers: number;
+  ratings: number;
+  csat_pct: number | null;
+  period: string;
 }
 
 /** The ICE configuration of a pre-call check. ``relay_only``: the site or server forces relayed calls, so the check runs relayed whatever policy was asked for. */
@@ -216,6 +267,26 @@ export interface PrecheckStarted {
 /** How many items of each kind the retention purge deleted. */
 export interface Purge {
   purged: Record<string, number>;
+}
+
+export interface Range {
+  from: string;
+  to: string;
+  tz: string;
+  group: "day" | "week";
+  sla_s: number;
+  site: number | null;
+}
+
+/** The analytics report. */
+export interface Report {
+  range: Range;
+  summary: Figures;
+  series: Array<Period>;
+  sites: Array<Named>;
+  agents: Array<Named>;
+  by_hour: Record<string, Array<number>>;
+  tags: Array<TagCount>;
 }
 
 /** Days after which a site's ended conversations are deleted; null keeps them. */
@@ -341,6 +412,11 @@ export interface SubjectBody {
   site?: string | null;
   visitor_id?: string | null;
   conversation_id?: string | null;
+}
+
+export interface TagCount {
+  tag: string;
+  conversations: number;
 }
 
 /** The new token. ``secret`` is shown this once: store it now. */
