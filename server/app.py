@@ -34,6 +34,7 @@ from server import (
 )
 from server.assets import Assets
 from server.audit import AUDIT, Audit
+from server.audit_tokens import TokenAudit
 from server.auth import SessionAuth
 from server.ice import TurnIce
 from server.installs import Installs
@@ -241,6 +242,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[WEBHOOKS] = webhooks
     app[AUTH] = auth
     app[AUDIT] = Audit(store, settings.secret_key)
+    app[api_tokens.TOKEN_LISTENERS].append(TokenAudit(app[AUDIT]))
     app[PRIVACY] = Privacy(store, app[AUDIT])
     retention = RetentionSchedule(app[PRIVACY], node_id, settings.retention_every)
     retention.start()

@@ -63,8 +63,15 @@ class AuditAction(StrEnum):
     details: ``conversations``, ``older_than_days``."""
     RECORDING_CONSENTED = "recording.consented"
     """A customer consented to a call's recording. Target ``call:<id>``."""
+    API_TOKEN_CREATED = "api_token.created"  # noqa: S105 - an action name
+    """An admin created an API token. Target ``api_token:<id>``; details: ``name``,
+    ``scope``."""
+    API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 - an action name
+    """An admin revoked an API token. Target ``api_token:<id>``."""
     API_TOKEN_USED = "api_token.used"  # noqa: S105 - an action name
-    """An API token was used. Target ``api_token:<id>``; details: ``route``."""
+    """An API token was used. Target ``api_token:<id>``; details: ``route`` and ``status``.
+    Recorded at most once a minute per token and route while its calls succeed; every refusal
+    is recorded."""
 
 
 @dataclass(frozen=True, slots=True)

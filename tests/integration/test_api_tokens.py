@@ -144,3 +144,26 @@ async def test_a_visitor_token_is_never_an_api_token_nor_the_reverse(server: Ser
     with_token = {**bearer(secret), "X-Porchlight-Site": "shop-site"}
     status, refused = await call(server, "GET", "/api/v1/precheck/ice?policy=all", with_token)
     assert (status, refused["error"]["code"]) == (403, "auth.forbidden")
+
+
+async def test_token_creation_use_and_revocation_are_in_the_audit_log(server: Server) -> None:
+    session = await admin_session(server)
+    token_id, secret = await make_token(server, session, "read")
+    for _ in range(3):  # a script polling: one entry a minute, not one a call
+        shift = "/api/v1/sites/shop-site/shift"
+        assert (await call(server, "GET", shift, bearer(secret)))[0] == 200
+    refused, _ = await call(server, "POST", "/api/v1/tokens", bearer(secret), {"name": "x"})
+    assert refused == 403
+    assert (await call(server, "DELETE", f"/api/v1/tokens/{token_id}", session))[0] == 200
+
+    status, page = await call(
+        server, "GET", f"/api/v1/audit?target=api_token:{token_id}&limit=50", session
+    )
+    assert status == 200, page
+    seen = [(e["action"], (e["details"] or {}).get("status")) for e in reversed(page["entries"])]
+    assert seen == [
+        ("api_token.created", None),
+        ("api_token.used", 200),
+        ("api_token.used", 403),
+        ("api_token.revoked", None),
+    ]
