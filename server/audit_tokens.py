@@ -42,5 +42,5 @@ class TokenAudit:
             if len(self._last) >= MAX_TRACKED:
                 self._last.clear()
             self._last[key] = event.at
-        details = {"route": route, "status": event.status}
-        await self.audit.record(actor, AuditAction.API_TOKEN_USED, target, details)
+        use: dict[str, object] = {"route": route, "status": event.status}
+        await self.audit.record(actor, AuditAction.API_TOKEN_USED, target, use)
