@@ -244,23 +244,6 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-# -- public, for the loader -------------------------------------------------------------
-
-
-@routes.get("/api/v1/sites/{key}/availability")
-async def availability(request: web.Request) -> web.Response:
-    """Whether someone can answer now: cheap, cacheable, no socket, no cookie."""
-    site = await request.app[STORE].get_site(request.match_info["key"])
-    if site is None:
-        return error(404, "site.unknown", "No such site.")
-    serving = await request.app[SIGNALING].router.serving()
-    headers = {"Cache-Control": "public, max-age=15", "Vary": "Origin"}
-    origin = request.headers.get("Origin")
-    if origin in site.allowed_origins:
-        headers["Access-Control-Allow-Origin"] = origin
-    return web.json_response({"available": serving > 0}, headers=headers)
-
-
 # -- admin ------------------------------------------------------------------------------
 
 

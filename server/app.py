@@ -14,7 +14,7 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, fanout, health, pages, precheck_api
+from server import admin_pages, api, api_hours, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_hours.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> web.Application:
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
+    app.cleanup_ctx.append(api_hours.offline_runtime)
     app.cleanup_ctx.append(health.readiness_runtime)
     return app
 
@@ -168,6 +170,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             ring_timeout=settings.ring_timeout,
             grace_period=settings.grace_period,
             node_timeout=settings.node_timeout,
+            customer_grace=settings.customer_grace,
         ),
         StaffHandles(settings.secret_key),
         node_id=uuid.uuid4().hex,

@@ -27,6 +27,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
 from server.store_calls import CallStore
+from server.store_hours import HoursStore
 from server.store_routing import RoutingState
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
@@ -50,7 +51,9 @@ T = TypeVar("T")
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 # Columns that ``Changes.extra`` may set, beyond its named fields.
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset(
+    {"channel", "language", "visitor_name", "offline_at", "customer_email", "customer_left_at"}
+)
 
 _MESSAGE = (
     messages.c.conversation_id,
@@ -142,7 +145,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState):
+class SqlStore(Accounts, CallStore, RoutingState, HoursStore):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 

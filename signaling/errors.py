@@ -49,6 +49,15 @@ class ErrorCode(StrEnum):
     """Calls need an active conversation with a staff member in it."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
+    HOURS_INVALID = "hours.invalid"
+    """Business hours that cannot be used (a range ending before it starts, an overlap, a
+    date that does not exist); the message names the field."""
+    TIMEZONE_UNKNOWN = "hours.timezone_unknown"
+    """The time zone is not an IANA zone name (``Europe/London``)."""
+    EMAIL_INVALID = "email.invalid"
+    """The email address cannot receive a reply."""
+    OFFLINE_DISABLED = "offline.disabled"
+    """This site does not take messages when nobody can answer."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 

@@ -41,7 +41,10 @@ def choose(
     rung, with a free slot): the longest idle who speaks its language and has the devices
     its channel needs, and has not been rung in this round. When everyone who fits has been
     rung once, the round starts again rather than leave the customer waiting on nobody.
-    Returns the staff id and the round's new ``tried`` set."""
+    Returns the staff id and the round's new ``tried`` set. Nobody is rung for a customer
+    with no frame connected (``customer_left_at``): they would answer no one."""
+    if conversation.customer_left_at is not None:
+        return None
     needs = NEEDS.get(conversation.channel, frozenset())
     fits = [c for c in free if c.speaks(conversation.language) and needs <= c.media]
     if not fits:

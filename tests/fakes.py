@@ -611,6 +611,13 @@ class MemoryStore:
     async def waiting(self) -> list[Conversation]:
         return await self.list_conversations(("queued", "ringing"))
 
+    async def left_waiting(self, before: float) -> list[Conversation]:
+        return [
+            c
+            for c in await self.waiting()
+            if c.customer_left_at is not None and c.customer_left_at < before
+        ]
+
     async def queue_position(self, conversation: Conversation) -> int | None:
         waiting = [c.id for c in await self.waiting()]
         return waiting.index(conversation.id) + 1 if conversation.id in waiting else None

@@ -74,6 +74,11 @@ class Conversation:
     version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
+    # A message left for later: when, and the address the reply goes to.
+    offline_at: float | None = None
+    customer_email: str | None = None
+    # When the customer's last frame went (None while one is connected).
+    customer_left_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ def test_server_events_are_frozen() -> None:
         "ring",
         "ring.cancelled",
         "session",
+        "team.away",
         "typing",
     ]
 
@@ -75,7 +76,11 @@ def test_error_codes_are_frozen() -> None:
         "conversation.ended",
         "conversation.not_assigned",
         "conversation.not_found",
+        "email.invalid",
         "event.unknown",
+        "hours.invalid",
+        "hours.timezone_unknown",
+        "offline.disabled",
         "origin.not_allowed",
         "payload.invalid",
         "payload.too_large",

@@ -16,12 +16,15 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.declined",
         "conversation.ended",
         "conversation.missed",
+        "conversation.offline",
         "conversation.queued",
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",
+        "customer.left",
         "message.stored",
         "presence.changed",
+        "queue.unstaffed",
     ]
 
 

@@ -48,6 +48,7 @@ export const ServerEvent = {
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
   CALL_PROPOSED: "call.proposed",
+  TEAM_AWAY: "team.away",
   CALL_RESPONSE: "call.response",
 } as const;
 
@@ -69,6 +70,10 @@ export const ErrorCode = {
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
   RATE_LIMITED: "rate.limited",
+  HOURS_INVALID: "hours.invalid",
+  TIMEZONE_UNKNOWN: "hours.timezone_unknown",
+  EMAIL_INVALID: "email.invalid",
+  OFFLINE_DISABLED: "offline.disabled",
   SERVER_ERROR: "server.error",
 } as const;
 
@@ -214,6 +219,8 @@ export interface ConversationView {
   ended_by: "customer" | "staff" | "system" | null;
   version: number;
   visitor: VisitorView | null;
+  offline: boolean;
+  customer_left_at: number | null;
 }
 
 export interface QueueChange {
