@@ -145,6 +145,8 @@ async def _close_sockets(app: web.Application) -> None:
     reconnect (to this process after a restart, or to another node) instead of giving up.
     Putting None on an engine.io socket's queue is how engine.io itself stops its writer,
     which closes the websocket."""
+    if SIGNALING in app:
+        app[SIGNALING].customer.closing = True
     eio = app[SIO].eio
     for engine_socket in list(eio.sockets.values()):
         await engine_socket.queue.put(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,8 @@ from aiohttp import web
 
 from server.admin_nav import ROLES, first_page
 from server.auth import SESSION_COOKIE
-from server.keys import ASSETS, AUTH, SETTINGS, STORE, TEMPLATES
+from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, STORE, TEMPLATES
+from signaling.offline import availability
 
 RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
 
@@ -80,12 +82,15 @@ async def frame(request: web.Request) -> web.Response:
     if host not in site.allowed_origins:
         raise web.HTTPForbidden(text="Chat is not enabled on this website.")
     language = request.headers.get("Accept-Language", "en").split(",")[0].split("-")[0].strip()
+    serving = await request.app[SIGNALING].router.serving()
+    now = availability(await request.app[STORE].site_hours(site.id), time.time(), serving)
     config = {
         "siteKey": site.key,
         "siteName": site.name,
         "greeting": site.greeting,
         "host": host,
         "instance": request.query.get("instance", "")[:64],
+        "availability": now,
     }
     body = render(
         request,

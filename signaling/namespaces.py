@@ -134,6 +134,9 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         # last one closing can mark the customer gone.
         self._following: dict[str, str] = {}
         self._followers: Counter[str] = Counter()
+        # Set while the server shuts down: its frames close because it goes, not the
+        # customers (they reconnect to it, or to another node).
+        self.closing = False
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
         address = environ.get(CLIENT_ADDRESS)
@@ -166,7 +169,7 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         followed = self._unfollow(sid)
         # Another frame of theirs on this node (a second tab, the next page already loaded)
         # may still follow it: then they have not gone.
-        if followed is not None and not self._followers[followed]:
+        if followed is not None and not self._followers[followed] and not self.closing:
             del self._followers[followed]
             await self.router.absence.customer_left(followed)
 

@@ -112,11 +112,13 @@ function mount(server: string, site: string): void {
 
   idle(() => {
     fetch(`${server}/api/v1/sites/${encodeURIComponent(site)}/availability`, { credentials: "omit" })
-      .then((r) => (r.ok ? (r.json() as Promise<{ available?: boolean }>) : null))
+      .then((r) => (r.ok ? (r.json() as Promise<{ available?: boolean; open?: boolean; offline?: string }>) : null))
       .then((a) => {
         if (!a) return;
         launcher.classList.toggle("on", !!a.available);
-        hint.textContent = a.available ? "online" : "leave a message";
+        // The site chose to hide when nobody can answer (unless a conversation is open).
+        launcher.hidden = !a.available && a.offline === "hide" && !open && !stored(site).conversation;
+        hint.textContent = a.available ? "online" : a.open === false ? "closed · leave a message" : "leave a message";
         describe();
       })
       .catch(() => undefined);

@@ -69,6 +69,9 @@ export class View {
     h("div", { class: "channels" }, this.byVoice, this.inChat),
   );
   private readonly dialogs = h("div", {});
+  private readonly offlineSlot = h("div", { hidden: true });
+  // The offline path stands in for live chat (nobody can answer a new conversation).
+  private blocking = false;
   private conversation: ConversationView | null = null;
   private running: CallChannel | null = null;
   private readonly minimise = button("—", {
@@ -82,6 +85,7 @@ export class View {
       h("header", { class: "top" }, h("h1", {}, siteName || "Chat"), this.minimise),
       this.notice,
       h("div", { class: "bar" }, this.status, this.cancel, this.end),
+      this.offlineSlot,
       this.channels,
       this.dialogs,
       this.mediaProblem,
@@ -100,10 +104,19 @@ export class View {
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
-    show(this.composer, c?.status !== "ended");
+    show(this.composer, c ? c.status !== "ended" : !this.blocking);
     if (c?.status === "ended") this.typing.set(null);
     this.conversation = c;
     this.showChannels();
+  }
+
+  /** The offline path (null: none). `blocking`: instead of starting a live conversation. */
+  offline(el: HTMLElement | null, blocking: boolean): void {
+    this.blocking = !!el && blocking;
+    this.offlineSlot.replaceChildren(...(el ? [el] : []));
+    show(this.offlineSlot, !!el);
+    this.state(this.conversation);
+    if (this.blocking) el?.querySelector("input")?.focus();
   }
 
   /** `count` messages were held back because the conversation ended first: say so, and
@@ -156,7 +169,7 @@ export class View {
 
   private showChannels(): void {
     const c = this.conversation;
-    const fresh = !c;
+    const fresh = !c && !this.blocking;
     const active = c?.status === "active";
     show(this.video, fresh || (active && this.running !== "video"));
     show(this.voice, fresh || (active && this.running !== "voice"));
