@@ -142,3 +142,56 @@ async def test_the_last_agent_leaving_offers_the_waiting_customer_the_offline_pa
         left = await stack.server.app[STORE].offline_conversations()
         assert [m["message"] for m in left] == ["Is anyone there?\n\nPlease write back."]
         assert console_errors.errors == []
+
+
+async def test_an_admin_sets_hours_closures_and_the_offline_choice_in_the_console(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    admin = await stack.server.add_staff("Root", role="admin")
+    context = await browser.new_context()
+    try:
+        page = console_errors.watch(await context.new_page())
+        await open_console(page, stack.server.url, admin.email)
+        await expect(page.get_by_label("Presence")).to_be_visible(timeout=TIMEOUT)
+        await page.goto(f"{stack.server.url}/console/hours")
+        form = page.get_by_role("form", name="Hours")
+        await form.get_by_label("Open only during these hours").check()
+        await form.get_by_label("Time zone").fill("Mars/Olympus")
+        await form.get_by_role("button", name="Save hours").click()
+        await expect(form.get_by_role("alert")).to_contain_text(
+            "not an IANA time zone", timeout=TIMEOUT
+        )
+        await form.get_by_label("Time zone").fill("Atlantic/Reykjavik")
+        await form.get_by_role("checkbox", name="Saturday").check()
+        await form.get_by_label("Saturday opens").fill("10:00")
+        await form.get_by_label("Saturday closes").fill("14:00")
+        await form.get_by_role("button", name="Add a closure or holiday").click()
+        await form.get_by_label("Closed from").fill("2026-12-24")
+        await form.get_by_label("Closed until").fill("2026-12-26")
+        await form.get_by_label("Note").fill("Christmas")
+        await form.get_by_label("Hide the launcher").check()
+        await form.get_by_label("Offer that after waiting (minutes)").fill("5")
+        await form.get_by_role("button", name="Save hours").click()
+        await expect(form.get_by_role("status")).to_have_text("Saved.", timeout=TIMEOUT)
+        await picture(page, "console-hours")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await picture(page, "console-hours-phone")
+
+        site = await stack.server.app[STORE].get_site("demo-shop")
+        assert site is not None
+        stored = await stack.server.app[STORE].site_hours(site.id)
+        assert stored.offline == "hide" and stored.queue_timeout == 300
+        assert stored.hours is not None and stored.hours.zone == "Atlantic/Reykjavik"
+        assert stored.hours.to_wire()["week"]["sat"] == [["10:00", "14:00"]]
+        assert stored.hours.to_wire()["week"]["mon"] == [["09:00", "17:00"]]
+        (closure,) = stored.hours.closures
+        assert (closure.first.isoformat(), closure.last.isoformat(), closure.ranges) == (
+            "2026-12-24",
+            "2026-12-26",
+            (),
+        )
+        assert closure.note == "Christmas"
+        # The browser logs the refused zone's 400 itself; nothing else may fail.
+        assert [e for e in console_errors.errors if "status of 400" not in e] == []
+    finally:
+        await context.close()

@@ -18,6 +18,8 @@ export interface PanelActions {
 /** One accepted conversation: a `region` named "Conversation with {visitor}" holding the
  * visitor's current page, the message log, a reply box and "End conversation". Once ended
  * it says "Ended" and offers "Close", which removes the panel. */
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
 export class Panel {
   readonly el: HTMLElement;
   readonly thread: Thread;
@@ -25,6 +27,7 @@ export class Panel {
   private readonly title = h("h2", {});
   private readonly state = h("span", { class: "state" });
   private readonly page = h("p", { class: "page" });
+  private readonly gone = h("p", { class: "gone", role: "status", hidden: true });
   private readonly problem = h("p", { class: "problem", role: "alert", hidden: true });
   private readonly reply: HTMLTextAreaElement;
   private readonly composer: HTMLFormElement;
@@ -70,6 +73,7 @@ export class Panel {
       "section",
       { class: "panel", role: "region" },
       h("header", {}, this.title, this.state, this.closeButton),
+      this.gone,
       this.page,
       this.proposeRow,
       this.callNote,
@@ -94,6 +98,9 @@ export class Panel {
   update(conversation: ConversationView): void {
     if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
+    const left = conversation.customer_left_at;
+    say(this.gone, left ? `The customer has left (closed the chat at ${clock.format(new Date(left))}). They may not see replies.` : "");
+    show(this.gone, !!left && !this.ended);
     const name = conversation.visitor?.name || "Visitor";
     this.el.setAttribute("aria-label", `Conversation with ${name}`);
     say(this.title, name);

@@ -68,7 +68,7 @@ async function editor(api: Api, key: string): Promise<HTMLElement> {
     const open = input({ type: "checkbox", id: `open-${day}`, checked: hours ? !!range : !["sat", "sun"].includes(day) });
     const from = input({ type: "time", id: `from-${day}`, value: range?.[0] ?? "09:00", "aria-label": `${label} opens` });
     const to = input({ type: "time", id: `to-${day}`, value: range?.[1] === "24:00" ? "23:59" : range?.[1] ?? "17:00", "aria-label": `${label} closes` });
-    const row = h("tr", {}, h("td", {}, h("div", { class: "row" }, open, h("label", { for: `open-${day}` }, label))), h("td", {}, from), h("td", {}, to));
+    const row = h("tr", {}, h("td", {}, h("div", { class: "choice" }, open, h("label", { for: `open-${day}` }, label))), h("td", {}, from), h("td", {}, to));
     return { day, open, from, to, row };
   });
   const closures = h("tbody", {});
@@ -101,8 +101,8 @@ async function editor(api: Api, key: string): Promise<HTMLElement> {
       closures)),
     h("div", { class: "row" }, add),
     h("fieldset", { class: "field" }, h("legend", {}, "When nobody can answer"),
-      h("div", { class: "row" }, message, h("label", { for: "offline-message" }, "Customers leave their email and a message")),
-      h("div", { class: "row" }, hide, h("label", { for: "offline-hide" }, "Hide the launcher"))),
+      h("div", { class: "choice" }, message, h("label", { for: "offline-message" }, "Customers leave their email and a message")),
+      h("div", { class: "choice" }, hide, h("label", { for: "offline-hide" }, "Hide the launcher"))),
     h("div", { class: "field" }, h("label", { for: "queue-timeout" }, "Offer that after waiting (minutes)"), timeout,
       h("span", { class: "hint" }, "Leave empty to offer it only when nobody is available or outside hours.")),
     problem,
