@@ -50,7 +50,9 @@ from signaling.ports import (
 )
 from signaling.protocol import Channel
 
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset(
+    {"channel", "language", "visitor_name", "offline_at", "customer_email", "customer_left_at"}
+)
 
 
 @dataclass

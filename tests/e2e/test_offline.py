@@ -17,7 +17,7 @@ from server.keys import STORE
 from signaling.hours import Hours
 from signaling.offline import SiteHours
 from tests.e2e.conftest import ConsoleErrors, Stack
-from tests.e2e.test_chat_flow import TIMEOUT, ask, open_console, sides, sign_in
+from tests.e2e.test_chat_flow import TIMEOUT, accept, ask, open_console, sides, sign_in
 
 # Where the pictures of these states go (look at them after a UI change).
 SCREENS = Path(os.environ.get("PORCHLIGHT_SCREENS", tempfile.gettempdir())) / "porchlight-screens"
@@ -195,3 +195,21 @@ async def test_an_admin_sets_hours_closures_and_the_offline_choice_in_the_consol
         assert [e for e in console_errors.errors if "status of 400" not in e] == []
     finally:
         await context.close()
+
+
+async def test_a_customer_who_closed_the_page_shows_as_gone_in_the_console(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    member = await stack.server.add_staff("Sam")
+    async with sides(browser) as (staff_context, customer_context):
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+        shop = console_errors.watch(await customer_context.new_page())
+        await ask(shop, stack.shop_url, "Quick question")
+        panel = await accept(staff, "Quick question")
+        gone = panel.get_by_text("The customer has left")
+        await expect(gone).to_be_hidden()
+        await shop.close()
+        await expect(gone).to_be_visible(timeout=TIMEOUT)
+        await picture(staff, "console-customer-left")
+        assert console_errors.errors == []
