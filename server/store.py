@@ -158,6 +158,7 @@ class SqlStore(Accounts, CallStore, RoutingState, HoursStore):
         self._database = database
         self._site_keys = {}
         self._sites = {}
+        self._hours_cache = {}
         self.dialect: str = database.engine.dialect.name
 
     @classmethod

@@ -6,6 +6,7 @@ Mixed into ``server.store.SqlStore``, which provides ``_run`` and the conversati
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from server.accounts import commit
+from server.accounts import SITE_CACHE_SIZE, SITE_TTL, commit
 from server.tables import conversations, messages, site_hours, sites
 from signaling.hours import Hours
 from signaling.offline import OfflineMode, SiteHours
@@ -49,7 +50,13 @@ def site_hours_from(row: Any) -> SiteHours:
 
 
 class HoursStore:
-    """A site's hours row (none: always open, leave a message) and offline conversations."""
+    """A site's hours row (none: always open, leave a message) and offline conversations.
+
+    Hours are read on every availability check (each page view of every host page), so they
+    are cached like sites (``SITE_TTL``): a change on this node applies at once, on other
+    nodes within the TTL."""
+
+    _hours_cache: dict[int, tuple[float, SiteHours]]
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         raise NotImplementedError
@@ -58,8 +65,17 @@ class HoursStore:
         raise NotImplementedError
 
     async def site_hours(self, site_id: int) -> SiteHours:
+        now = time.monotonic()
+        cache = self._hours_cache
+        cached = cache.get(site_id)
+        if cached is not None and now - cached[0] < SITE_TTL:
+            return cached[1]
         row = await self._run(lambda conn: conn.execute(_SELECT, {"of_site": site_id}).first())
-        return site_hours_from(row)
+        value = site_hours_from(row)
+        if len(cache) >= SITE_CACHE_SIZE:
+            cache.clear()
+        cache[site_id] = (now, value)
+        return value
 
     async def set_site_hours(self, site_id: int, value: SiteHours, now: float) -> SiteHours:
         """Replace the site's hours and offline choice in one write."""
@@ -80,6 +96,7 @@ class HoursStore:
             conn.commit()
 
         await self._run(work)
+        self._hours_cache.pop(site_id, None)
         return value
 
     async def store_offline(
