@@ -213,3 +213,37 @@ async def test_a_customer_who_closed_the_page_shows_as_gone_in_the_console(
         await expect(gone).to_be_visible(timeout=TIMEOUT)
         await picture(staff, "console-customer-left")
         assert console_errors.errors == []
+
+
+async def test_a_customer_waiting_past_the_queue_timeout_is_offered_the_offline_path(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    site = await stack.server.app[STORE].get_site("demo-shop")
+    assert site is not None
+    # One second, set in the store: the API's floor (30 s) would make a slow test.
+    await stack.server.app[STORE].set_site_hours(
+        site.id, SiteHours(None, "message", 1), time.time()
+    )
+    member = await stack.server.add_staff("Sam")
+    async with sides(browser) as (staff_context, customer_context):
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+        shop = console_errors.watch(await customer_context.new_page())
+        frame = await ask(shop, stack.shop_url, "Hello?")
+        await expect(staff.get_by_role("alertdialog", name="Incoming chat")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        await expect(frame.get_by_text("It's taking longer than usual")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        # Still in line: the customer may keep waiting, and an answer takes the offer away.
+        await (
+            staff.get_by_role("alertdialog", name="Incoming chat")
+            .get_by_role("button", name="Accept")
+            .click()
+        )
+        await expect(frame.get_by_role("status").first).to_contain_text(
+            "You're talking with Sam", timeout=TIMEOUT
+        )
+        await expect(frame.get_by_text("It's taking longer than usual")).to_be_hidden()
+        assert console_errors.errors == []
