@@ -247,3 +247,32 @@ async def test_a_customer_waiting_past_the_queue_timeout_is_offered_the_offline_
         )
         await expect(frame.get_by_text("It's taking longer than usual")).to_be_hidden()
         assert console_errors.errors == []
+
+
+async def test_a_site_that_hides_shows_no_launcher_while_nobody_can_answer(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+) -> None:
+    site = await stack.server.app[STORE].get_site("demo-shop")
+    assert site is not None
+    await stack.server.app[STORE].set_site_hours(site.id, SiteHours(None, "hide"), time.time())
+    member = await stack.server.add_staff("Sam")
+    async with sides(browser) as (staff_context, customer_context):
+        shop = console_errors.watch(await customer_context.new_page())
+        await shop.goto(stack.shop_url)
+        launcher = shop.get_by_role("button", name="Talk to a person")
+        await expect(launcher).to_be_hidden(timeout=TIMEOUT)
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+        await expect(staff.get_by_label("Presence")).to_have_value("available")
+        # A new visitor (the answer is cached for 15 s per browser) sees it again.
+        later = await browser.new_context()
+        try:
+            again = console_errors.watch(await later.new_page())
+            await again.goto(stack.shop_url)
+            # "online" shows once the availability arrived, so this is after the decision.
+            launcher = again.get_by_role("button", name="Talk to a person")
+            await expect(launcher).to_contain_text("online", timeout=TIMEOUT)
+            await expect(launcher).to_be_visible()
+        finally:
+            await later.close()
+        assert console_errors.errors == []
