@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
@@ -17,7 +15,7 @@ from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_passwor
 from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
 from server.store import DuplicateError
-from signaling.ports import Site, StaffMember
+from signaling.ports import StaffMember
 from signaling.protocol import describe
 from signaling.views import message_view
 
@@ -46,18 +44,6 @@ def staff_json(member: StaffMember) -> dict[str, Any]:
         "languages": list(member.languages),
         "max_chats": member.max_chats,
     }
-
-
-def site_json(site: Site, public_url: str) -> dict[str, Any]:
-    data = asdict(site)
-    data["allowed_origins"] = list(site.allowed_origins)
-    data["snippet"] = snippet(public_url, site.key)
-    return data
-
-
-def snippet(public_url: str, site_key: str) -> str:
-    """What a site owner pastes before ``</body>``."""
-    return f'<script async src="{public_url}/widget.js" data-site="{site_key}"></script>'
 
 
 @web.middleware
@@ -111,16 +97,6 @@ class Body(BaseModel):
 class Login(Body):
     email: Annotated[str, StringConstraints(max_length=254, min_length=3)]
     password: Annotated[str, StringConstraints(max_length=1024, min_length=1)]
-
-
-Origin = Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+$", max_length=300)]
-
-
-class NewSite(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
-    allowed_origins: Annotated[list[Origin], Field(min_length=1, max_length=50)]
-    greeting: Annotated[str, StringConstraints(max_length=300)] = "Hi! How can we help?"
-    relay_only: bool = False
 
 
 class NewStaff(Body):
@@ -245,31 +221,6 @@ async def me(request: web.Request) -> web.Response:
 
 
 # -- admin ------------------------------------------------------------------------------
-
-
-@routes.get("/api/v1/sites")
-async def list_sites(request: web.Request) -> web.Response:
-    require(request, "admin")
-    public_url = request.app[SETTINGS].public_url
-    sites = await request.app[STORE].list_sites()
-    return web.json_response({"sites": [site_json(s, public_url) for s in sites]})
-
-
-@routes.post("/api/v1/sites")
-async def create_site(request: web.Request) -> web.Response:
-    require(request, "admin")
-    body = await read_body(request, NewSite)
-    site = await request.app[STORE].create_site(
-        key=secrets.token_urlsafe(12),
-        name=body.name,
-        allowed_origins=tuple(o.rstrip("/") for o in body.allowed_origins),
-        greeting=body.greeting,
-        secret=secrets.token_urlsafe(32),
-        relay_only=body.relay_only,
-    )
-    return web.json_response(
-        {"site": site_json(site, request.app[SETTINGS].public_url)}, status=201
-    )
 
 
 @routes.get("/api/v1/staff")

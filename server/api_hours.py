@@ -1,7 +1,8 @@
 """REST for business hours and the offline path.
 
 - ``GET /api/v1/sites/{key}/availability`` (public, cacheable): whether someone can answer,
-  whether the team is within its hours, the next opening as an instant, the offline choice.
+  whether the team is within its hours, the next opening as an instant, the offline choice,
+  and the launcher's look; a request from an allowed origin counts as the install seen.
 - ``GET|PUT /api/v1/sites/{key}/hours`` (admins): the site's hours, closures, offline choice
   and queue timeout; 400 ``hours.invalid`` / ``hours.timezone_unknown`` name the field.
 - ``POST /api/v1/sites/{key}/offline-messages`` (the customer frame, ``Authorization: Bearer
@@ -22,8 +23,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
 from server.api import error, read_json, require
-from server.keys import AUTH, LIMITS, SIGNALING, STORE
+from server.keys import AUTH, INSTALLS, LIMITS, SIGNALING, STORE
 from server.net import request_address
+from server.site_settings import ink_for
 from server.store import SqlStore
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.hours import Hours, HoursError
@@ -112,6 +114,13 @@ async def site_availability(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     if origin in site.allowed_origins:
         headers["Access-Control-Allow-Origin"] = origin
+        await request.app[INSTALLS].seen(site, origin)
+    body["look"] = {
+        "color": site.brand_color,
+        "ink": ink_for(site.brand_color),
+        "position": site.launcher_position,
+        "text": site.launcher_text,
+    }
     return web.json_response(body, headers=headers)
 
 

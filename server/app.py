@@ -14,13 +14,15 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import admin_pages, api, api_hours, fanout, health, pages, precheck_api
+from server import admin_pages, api, api_hours, api_sites, fanout, health, pages, precheck_api
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
+from server.installs import Installs
 from server.keys import (
     ASSETS,
     AUTH,
+    INSTALLS,
     LIMITS,
     SETTINGS,
     SIGNALING,
@@ -104,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_hours.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
@@ -193,6 +196,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     app[STORE] = store
+    app[INSTALLS] = Installs(store)
     app[AUTH] = auth
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)

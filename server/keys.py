@@ -7,6 +7,7 @@ from aiohttp import web
 
 from server.assets import Assets
 from server.auth import SessionAuth
+from server.installs import Installs
 from server.limits import RateLimits
 from server.settings import Settings
 from server.sockets import SocketServer
@@ -23,3 +24,4 @@ SIGNALING = web.AppKey("signaling", Signaling)
 SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
+INSTALLS = web.AppKey("installs", Installs)

@@ -69,6 +69,7 @@ export const ErrorCode = {
   CALL_NOT_FOUND: "call.not_found",
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
+  CHANNEL_NOT_OFFERED: "channel.not_offered",
   RATE_LIMITED: "rate.limited",
   HOURS_INVALID: "hours.invalid",
   TIMEZONE_UNKNOWN: "hours.timezone_unknown",
