@@ -68,8 +68,11 @@ async function editor(api: Api, key: string): Promise<HTMLElement> {
     const open = input({ type: "checkbox", id: `open-${day}`, checked: hours ? !!range : !["sat", "sun"].includes(day) });
     const from = input({ type: "time", id: `from-${day}`, value: range?.[0] ?? "09:00", "aria-label": `${label} opens` });
     const to = input({ type: "time", id: `to-${day}`, value: range?.[1] === "24:00" ? "23:59" : range?.[1] ?? "17:00", "aria-label": `${label} closes` });
-    const row = h("tr", {}, h("td", {}, h("div", { class: "choice" }, open, h("label", { for: `open-${day}` }, label))), h("td", {}, from), h("td", {}, to));
-    return { day, open, from, to, row };
+    // Further ranges (set through the API) are kept as they are; this form edits the first.
+    const extra = hours?.week[day]?.slice(1) ?? [];
+    const more = extra.length ? h("span", { class: "hint" }, ` and ${extra.map(([a, b]) => `${a}–${b}`).join(", ")}`) : null;
+    const row = h("tr", {}, h("td", {}, h("div", { class: "choice" }, open, h("label", { for: `open-${day}` }, label))), h("td", {}, from), h("td", {}, to, more));
+    return { day, open, from, to, extra, row };
   });
   const closures = h("tbody", {});
   const addClosure = (c?: Closure) => closures.append(closureRow(c));
@@ -113,7 +116,7 @@ async function editor(api: Api, key: string): Promise<HTMLElement> {
     problem.textContent = "";
     done.textContent = "";
     const week: Record<string, Range[]> = {};
-    for (const d of days) week[d.day] = d.open.checked ? [[d.from.value, d.to.value === "23:59" ? "24:00" : d.to.value]] : [];
+    for (const d of days) week[d.day] = d.open.checked ? [[d.from.value, d.to.value === "23:59" ? "24:00" : d.to.value], ...d.extra] : [];
     const minutes = timeout.value ? Number(timeout.value) : null;
     const body: HoursBody = {
       hours: enabled.checked ? { timezone: zone.value.trim(), week, closures: [...closures.children].map(readClosure) } : null,
