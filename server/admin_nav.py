@@ -23,6 +23,9 @@ PAGES: list[AdminPage] = [
     AdminPage("sites", "Sites", ADMINS),
     AdminPage("hours", "Hours", ADMINS),
     AdminPage("messages", "Messages", EVERYONE),
+    AdminPage("webhooks", "Webhooks", ADMINS),
+    AdminPage("privacy", "Personal data", ADMINS),
+    AdminPage("audit", "Audit log", ADMINS),
 ]
 
 

@@ -12,24 +12,34 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from server.api import error, read_json, require
+from server.api import actor_of
+from server.api_models import (
+    Availability,
+    HoursView,
+    Look,
+    OfflineLeft,
+    OfflineMessageList,
+    OfflineMessageView,
+)
+from server.audit import AUDIT, AuditAction
 from server.keys import AUTH, INSTALLS, LIMITS, SIGNALING, STORE
 from server.net import request_address
+from server.openapi import operation
+from server.rest import error, read_json, refuse, reply, require
 from server.site_settings import ink_for
 from server.store import SqlStore
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.hours import Hours, HoursError
-from signaling.offline import OfflineDesk, SiteHours, availability
+from signaling.offline import OfflineDesk, SiteHours
+from signaling.offline import availability as availability_of
 from signaling.ports import Counted, CustomerIdentity, Site
 from signaling.protocol import MAX_BODY_CHARS, ClientMsgId, Language, PageUrl, Payload, decode
 
@@ -39,6 +49,8 @@ OFFLINE = web.AppKey("offline", OfflineDesk)
 # One address a reply can go to: no spaces, no list separators, a dot in the domain.
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 NO_STORE = {"Cache-Control": "no-store"}
+HOURS_ERRORS = [ErrorCode.SITE_UNKNOWN]
+VISITOR_ERRORS = [ErrorCode.TOKEN_INVALID, ErrorCode.SITE_UNKNOWN]
 
 
 async def offline_runtime(app: web.Application) -> AsyncIterator[None]:
@@ -48,17 +60,10 @@ async def offline_runtime(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def _refuse(status: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
-    return status(
-        text=json.dumps({"error": {"code": code, "message": message}}),
-        content_type="application/json",
-    )
-
-
 async def _site(request: web.Request) -> Site:
     site = await request.app[STORE].get_site(request.match_info["key"])
     if site is None:
-        raise _refuse(web.HTTPNotFound, ErrorCode.SITE_UNKNOWN, "No such site.")
+        raise refuse(404, ErrorCode.SITE_UNKNOWN, "No such site.")
     return site
 
 
@@ -67,15 +72,12 @@ class HoursBody(Payload):
 
     max_bytes: ClassVar[int] = 64 * 1024
 
-    hours: dict[str, Any] | None
+    hours: dict[str, Any] | None = Field(
+        description='``timezone`` (IANA), ``week`` (weekday to ranges ``["09:00", '
+        '"17:00"]``) and ``closures`` (date ranges with their own ranges); null: always open.'
+    )
     offline: Literal["message", "hide"] = "message"
     queue_timeout_s: Annotated[int, Field(ge=30, le=24 * 3600)] | None = None
-
-
-class HoursView(BaseModel):
-    hours: dict[str, Any] | None
-    offline: Literal["message", "hide"]
-    queue_timeout_s: int | None
 
 
 class OfflineMessage(Payload):
@@ -102,70 +104,117 @@ def hours_view(value: SiteHours) -> HoursView:
 
 
 @routes.get("/api/v1/sites/{key}/availability")
-async def site_availability(request: web.Request) -> web.Response:
-    """Whether someone can answer now: cheap, cacheable, no socket, no cookie."""
+@operation(Availability, auth="public", errors=[ErrorCode.SITE_UNKNOWN])
+async def availability(request: web.Request) -> web.Response:
+    """Whether someone can answer now: cheap, cacheable, no socket, no cookie.
+
+    Also whether the team is within its hours, the next opening (or closing) as an instant,
+    and the offline path; a request from an allowed origin counts as the install seen."""
     site = await request.app[STORE].get_site(request.match_info["key"])
     if site is None:
-        return error(404, "site.unknown", "No such site.")
+        return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
     store: SqlStore = request.app[STORE]
     serving = await request.app[SIGNALING].router.serving()
-    body = availability(await store.site_hours(site.id), time.time(), serving)
+    now = availability_of(await store.site_hours(site.id), time.time(), serving)
     headers = {"Cache-Control": "public, max-age=15", "Vary": "Origin"}
     origin = request.headers.get("Origin")
     if origin in site.allowed_origins:
         headers["Access-Control-Allow-Origin"] = origin
         await request.app[INSTALLS].seen(site, origin)
-    body["look"] = {
-        "color": site.brand_color,
-        "ink": ink_for(site.brand_color),
-        "position": site.launcher_position,
-        "text": site.launcher_text,
-    }
-    return web.json_response(body, headers=headers)
+    look = Look(
+        color=site.brand_color,
+        ink=ink_for(site.brand_color),
+        position="left" if site.launcher_position == "left" else "right",
+        text=site.launcher_text,
+    )
+    return reply(Availability(**now, look=look), headers=headers)
 
 
 @routes.get("/api/v1/sites/{key}/hours")
+@operation(HoursView, roles=["admin"], errors=HOURS_ERRORS)
 async def get_hours(request: web.Request) -> web.Response:
+    """A site's business hours, closures, offline choice and queue timeout."""
     require(request, "admin")
     site = await _site(request)
     value = await request.app[STORE].site_hours(site.id)
-    return web.json_response(hours_view(value).model_dump(), headers=NO_STORE)
+    return reply(hours_view(value), headers=NO_STORE)
 
 
 @routes.put("/api/v1/sites/{key}/hours")
+@operation(
+    HoursView,
+    body=HoursBody,
+    roles=["admin"],
+    errors=[
+        *HOURS_ERRORS,
+        ErrorCode.PAYLOAD_INVALID,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.HOURS_INVALID,
+        ErrorCode.TIMEZONE_UNKNOWN,
+    ],
+)
 async def put_hours(request: web.Request) -> web.Response:
-    """Replace the hours; nothing is stored unless all of it is valid."""
-    require(request, "admin")
+    """Replace a site's hours; nothing is stored unless all of it is valid.
+
+    ``hours.invalid`` and ``hours.timezone_unknown`` name the field."""
+    session = require(request, "admin")
     site = await _site(request)
     try:
         body = decode(HoursBody, await read_json(request))
     except ProtocolError as exc:
-        return error(400, exc.code, exc.message)
+        return error(413 if exc.code == ErrorCode.PAYLOAD_TOO_LARGE else 400, exc.code, exc.message)
     try:
         hours = Hours.from_wire(body.hours) if body.hours is not None else None
     except HoursError as exc:
         code = ErrorCode.TIMEZONE_UNKNOWN if exc.zone else ErrorCode.HOURS_INVALID
         return error(400, code, str(exc))
+    store: SqlStore = request.app[STORE]
+    before = hours_view(await store.site_hours(site.id)).model_dump()
     value = SiteHours(hours, body.offline, body.queue_timeout_s)
-    await request.app[STORE].set_site_hours(site.id, value, time.time())
-    return web.json_response(hours_view(value).model_dump(), headers=NO_STORE)
+    await store.set_site_hours(site.id, value, time.time())
+    after = hours_view(value)
+    changed = {k: v for k, v in after.model_dump().items() if before[k] != v}
+    if changed:
+        await request.app[AUDIT].record(
+            actor_of(request, session),
+            AuditAction.SITE_CHANGED,
+            f"site:{site.key}",
+            {"changed": sorted(changed), **changed},
+        )
+    return reply(after, headers=NO_STORE)
 
 
 async def _visitor(request: web.Request, site: Site) -> CustomerIdentity:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _refuse(web.HTTPUnauthorized, ErrorCode.TOKEN_INVALID, "Expected a Bearer token.")
+        raise refuse(401, ErrorCode.TOKEN_INVALID, "Expected a Bearer token.")
     try:
         visitor_id = request.app[AUTH].tokens.verify(token.strip(), site.key)
     except ProtocolError as exc:
-        raise _refuse(web.HTTPUnauthorized, exc.code, exc.message) from None
+        raise refuse(401, exc.code, exc.message) from None
     return CustomerIdentity(site=site, visitor_id=visitor_id, token=token.strip())
 
 
 @routes.post("/api/v1/sites/{key}/offline-messages")
+@operation(
+    OfflineLeft,
+    status=201,
+    body=OfflineMessage,
+    auth="visitor",
+    errors=[
+        *VISITOR_ERRORS,
+        ErrorCode.PAYLOAD_INVALID,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.EMAIL_INVALID,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.OFFLINE_DISABLED,
+    ],
+)
 async def leave_message(request: web.Request) -> web.Response:
-    """A customer leaves their email and a message for later; nothing is stored when any
-    of it is refused."""
+    """Leave an email and a message for later (the customer frame, by visitor token).
+
+    Nothing is stored when any of it is refused; a conversation the customer was waiting in
+    becomes the offline one."""
     site = await _site(request)
     customer = await _visitor(request, site)
     try:
@@ -180,11 +229,8 @@ async def leave_message(request: web.Request) -> web.Response:
     counted = Counted(visitor=customer.visitor_id, address=request_address(request), site=site.key)
     retry_after = await request.app[LIMITS].hit("conversation", counted)
     if retry_after is not None:
-        limited = ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; try again shortly.")
-        return web.json_response(
-            {"error": limited.to_wire()},
-            status=429,
-            headers={"Retry-After": str(math.ceil(retry_after))},
+        raise refuse(
+            429, ErrorCode.RATE_LIMITED, "Too many messages; try again shortly.", retry_after
         )
     try:
         conversation = await request.app[OFFLINE].leave(
@@ -198,11 +244,14 @@ async def leave_message(request: web.Request) -> web.Response:
     except ProtocolError as exc:
         return error(409, exc.code, exc.message)
     view = request.app[SIGNALING].router.view(conversation, for_staff=False)
-    return web.json_response({"conversation": view.to_wire()}, status=201, headers=NO_STORE)
+    return reply(OfflineLeft(conversation=view), status=201, headers=NO_STORE)
 
 
 @routes.get("/api/v1/offline-messages")
+@operation(OfflineMessageList, roles=["admin", "supervisor", "agent"])
 async def offline_messages(request: web.Request) -> web.Response:
+    """Messages left for later while nobody could answer, newest first."""
     require(request, "admin", "supervisor", "agent")
     listed = await request.app[STORE].offline_conversations()
-    return web.json_response({"messages": listed}, headers=NO_STORE)
+    messages = [OfflineMessageView.model_validate(m) for m in listed]
+    return reply(OfflineMessageList(messages=messages), headers=NO_STORE)

@@ -1,4 +1,4 @@
-"""The ``porchlight`` command: serve, migrate, site add, staff add, demo."""
+"""The ``porchlight`` command: serve, migrate, site add, staff add, token, demo."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import errno
 import getpass
-import logging
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from server import api_tokens, cli_privacy, logs
 from server.api_sites import create, snippet
 from server.app import create_app
+from server.audit import CLI, Audit, AuditAction
 from server.auth import hash_password
+from server.keys import SETTINGS
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
 from server.site_settings import SiteFields
@@ -36,6 +39,11 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="porchlight", description=__doc__)
     cli.add_argument("--settings", type=Path, help="TOML settings file")
     cli.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///porchlight.db")
+    cli.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one object per line, personal data only as digests",
+    )
     commands = cli.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -76,6 +84,18 @@ def parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
 
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    add_token = token.add_parser("create", help="create an API token and print it (once)")
+    add_token.add_argument("name", help="what the token is for, e.g. 'CRM sync'")
+    add_token.add_argument("--scope", choices=["read", "admin"], required=True)
+    add_token.add_argument("--by", required=True, metavar="EMAIL", help="the admin it acts for")
+    token.add_parser("list", help="list API tokens with their last use")
+    revoke = token.add_parser("revoke", help="revoke an API token")
+    revoke.add_argument("id", type=int)
+    cli_privacy.add_parsers(commands)
+
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
@@ -84,7 +104,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    overrides: dict[str, Any] = {"database_url": args.database_url}
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "log_format": args.log_format,
+    }
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
     if args.command == "demo":
@@ -94,9 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"porchlight: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, settings.secret_key)
     if args.command == "serve":
         return run(serve(settings))
     if args.command == "migrate":
@@ -105,12 +126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "site":
         return asyncio.run(add_site(settings, args))
+    if args.command == "privacy":
+        return asyncio.run(cli_privacy.run(settings, args))
     if args.command == "staff":
         password = getpass.getpass("Password (at least 10 characters): ")
         if len(password) < 10:
             print("porchlight: the password must have at least 10 characters", file=sys.stderr)
             return 2
         return asyncio.run(add_staff(settings, args.email, args.name, args.role, password, args))
+    if args.command == "token":
+        return asyncio.run(manage_tokens(settings, args))
     return run(demo(settings, args.shop_port))
 
 
@@ -139,7 +164,9 @@ async def until_stopped() -> None:
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    settings = app.get(SETTINGS)
+    access = logs.access_logger(settings.log_format) if settings is not None else {}
+    runner = web.AppRunner(app, handle_signals=False, **access)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -182,6 +209,9 @@ async def add_site(settings: Settings, args: argparse.Namespace) -> int:
     store = await SqlStore.open(settings.database_url)
     try:
         site = await create(store, fields)
+        await Audit(store, settings.secret_key).record(
+            CLI, AuditAction.SITE_CREATED, f"site:{site.key}", {"name": site.name}
+        )
     finally:
         await store.close()
     if site.relay_only:
@@ -197,13 +227,19 @@ async def add_staff(
     await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
     try:
-        await store.create_staff(
+        member = await store.create_staff(
             email=email.lower(),
             name=name,
             role="admin" if role == "admin" else "supervisor" if role == "supervisor" else "agent",
             password_hash=hash_password(password),
             languages=tuple(args.language),
             max_chats=args.max_chats,
+        )
+        await Audit(store, settings.secret_key).record(
+            CLI,
+            AuditAction.STAFF_CREATED,
+            f"staff:{member.id}",
+            {"email": member.email, "role": member.role},
         )
     except DuplicateError:
         print(f"porchlight: a staff member with email {email} exists", file=sys.stderr)
@@ -212,6 +248,39 @@ async def add_staff(
         await store.close()
     print(f"Staff member {email} ({role}) created.")
     return 0
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    """``token create|list|revoke``: the same tokens as ``/api/v1/tokens``."""
+    await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    try:
+        if args.action == "create":
+            found = await store.staff_credentials(args.by.lower())
+            if found is None or found[0].role != "admin":
+                print(f"porchlight: {args.by} is not an active admin", file=sys.stderr)
+                return 1
+            token, secret = await api_tokens.create(store, args.name, args.scope, found[0].id)
+            print(f"API token {token.id} ({token.scope}) created. It is shown only now:\n")
+            print(secret)
+        elif args.action == "list":
+            for token in await store.list_tokens():
+                used = _when(token.last_used_at) if token.last_used_at else "never used"
+                state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "active"
+                print(f"{token.id}\t{token.prefix}…\t{token.scope}\t{token.name}\t{used}\t{state}")
+        else:
+            revoked = await store.revoke_token(args.id, time.time())
+            if revoked is None:
+                print(f"porchlight: no API token {args.id}", file=sys.stderr)
+                return 1
+            print(f"API token {revoked.id} revoked.")
+    finally:
+        await store.close()
+    return 0
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch or 0))
 
 
 async def prepare_demo(settings: Settings, shop_origins: tuple[str, ...]) -> None:

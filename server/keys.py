@@ -13,6 +13,7 @@ from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
 from server.throttle import SignInThrottle
+from server.webhooks import Outbox
 from signaling.namespaces import Signaling
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,3 +26,4 @@ SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
 INSTALLS = web.AppKey("installs", Installs)
+WEBHOOKS = web.AppKey("webhooks", Outbox)

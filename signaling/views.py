@@ -6,7 +6,14 @@ import hashlib
 import hmac
 
 from signaling.ports import Call, Conversation, Message
-from signaling.protocol import CallView, ConversationView, MessageView, StaffRef, VisitorView
+from signaling.protocol import (
+    CallView,
+    ConversationView,
+    MessageView,
+    RatingView,
+    StaffRef,
+    VisitorView,
+)
 
 
 def millis(seconds: float | None) -> int | None:
@@ -79,6 +86,12 @@ def conversation_view(
         visitor=visitor,
         offline=conversation.offline_at is not None,
         customer_left_at=millis(conversation.customer_left_at),
+        rating=(
+            RatingView(score=conversation.rating, comment=conversation.rating_comment)
+            if conversation.rating is not None
+            else None
+        ),
+        outcome=conversation.outcome if for_staff else None,
     )
 
 

@@ -24,12 +24,15 @@ from signaling.ports.records import (
     Owners,
     Role,
     Sender,
+    ShiftPolicy,
     Side,
     Site,
     StaffMember,
     Status,
+    WrapUp,
 )
 from signaling.ports.routing import (
+    AwayReason,
     Candidate,
     Chooser,
     EndedRing,
@@ -58,6 +61,7 @@ __all__ = [
     "Answer",
     "Appended",
     "Auth",
+    "AwayReason",
     "Call",
     "CallRefused",
     "Candidate",
@@ -87,6 +91,7 @@ __all__ = [
     "Role",
     "RoutingStore",
     "Sender",
+    "ShiftPolicy",
     "Side",
     "Site",
     "StaffMember",
@@ -95,4 +100,5 @@ __all__ = [
     "Status",
     "Store",
     "TimerHandle",
+    "WrapUp",
 ]

@@ -18,13 +18,16 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.missed",
         "conversation.offline",
         "conversation.queued",
+        "conversation.rated",
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",
+        "conversation.tagged",
         "customer.left",
         "message.stored",
         "presence.changed",
         "queue.unstaffed",
+        "wrapup.ended",
     ]
 
 

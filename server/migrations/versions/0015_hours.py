@@ -3,7 +3,7 @@ left for later (``offline_at``, ``customer_email``) and the customer gone
 (``customer_left_at``).
 
 Revision ID: 0015_hours
-Revises: 0008_site_look
+Revises: 0013_audit
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_hours"
-down_revision: str | None = "0008_site_look"
+down_revision: str | None = "0013_audit"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,6 +1,7 @@
 // When nobody can answer: the frame knows the site's availability (rendered into its config,
 // refreshed when the team goes) and loads the offline chunk only to show the offline path.
 import type { Availability, FormOptions, Reason } from "../offline/main";
+import { h } from "../shared/dom";
 
 type OfflineModule = typeof import("../offline/main");
 
@@ -40,7 +41,7 @@ export class Away {
     // One offer at a time: a later reason must not wipe a form the customer is filling in.
     if (this.offered !== null) return;
     this.offered = reason;
-    this.module ??= import(document.body.dataset.offlineSrc ?? "") as Promise<OfflineModule>;
+    this.module ??= Promise.all([import(document.body.dataset.offlineSrc ?? "") as Promise<OfflineModule>, sheet(document.body.dataset.offlineCss)]).then(([m]) => m);
     const offline = await this.module;
     if (this.offered !== reason) return; // cleared or replaced meanwhile
     this.mount(offline.messageForm(reason, this.availability, this.options, waiting), !waiting);
@@ -59,4 +60,12 @@ export class Away {
     this.offered = null;
     this.mount(null, false);
   }
+}
+
+/** The offline path's style sheet (its own file, not the frame's budget), loaded once. */
+function sheet(href: string | undefined): Promise<unknown> {
+  if (!href) return Promise.resolve();
+  const link = h("link", { rel: "stylesheet", href });
+  document.head.append(link);
+  return new Promise((done) => (link.onload = link.onerror = done));
 }

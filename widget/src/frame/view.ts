@@ -1,7 +1,10 @@
 import { MAX_BODY_CHARS, type ConversationView } from "../protocol.gen";
 import { button, h, say, show } from "../shared/dom";
 import { TypingLine } from "../shared/typing";
+import type { Rating } from "../rating/main";
 import { statusText } from "./status";
+
+type RatingModule = typeof import("../rating/main");
 
 /** What the visitor can do; the chat controller implements it. */
 export interface Actions {
@@ -9,6 +12,8 @@ export interface Actions {
   input(): void;
   cancel(): void;
   end(): void;
+  /** Rate the ended conversation; true once stored. */
+  rate(score: number, comment: string): Promise<boolean>;
   again(): void;
   /** Send the messages held back by an ended conversation in a new one. */
   resend(): void;
@@ -51,6 +56,11 @@ export class View {
   private readonly discard = button("Don't send", { class: "quiet" });
   private readonly held = h("div", { class: "held", role: "alert", hidden: true }, this.heldText, h("div", {}, this.resend, this.discard));
   private heldCount = 0;
+  // The rating form (its own chunk), loaded when a conversation first ends.
+  private rating: Promise<Rating> | null = null;
+  private readonly ratingSlot = h("div", {});
+  private rated: ConversationView | null = null;
+  private actions: Actions | null = null;
   private readonly video = button("Video call");
   private readonly voice = button("Voice call");
   private readonly oneway = button("See them only");
@@ -112,7 +122,7 @@ export class View {
           this.typing.el,
         ),
         this.problem,
-        h("div", { class: "foot" }, this.held, this.again, this.composer),
+        h("div", { class: "foot" }, this.ratingSlot, this.held, this.again, this.composer),
       ),
     );
     // The fresh state until the conversation (if any) is known: no "Back to chat" yet.
@@ -126,6 +136,8 @@ export class View {
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
+    // A message left for later ended with nobody answering: nothing to rate.
+    this.rate(c?.status === "ended" && !c.offline ? c : null);
     // A site that offers no chat starts conversations with a call only.
     show(this.composer, c ? c.status !== "ended" : this.offered.has("chat") && !this.blocking);
     const staff = c?.status === "active" && this.showStaff ? c.assignee?.name : undefined;
@@ -135,6 +147,18 @@ export class View {
     if (c?.status === "ended") this.typing.set(null);
     this.conversation = c;
     this.showChannels();
+  }
+
+  private rate(c: ConversationView | null): void {
+    this.rated = c;
+    if (!c && !this.rating) return;
+    this.rating ??= (import(document.body.dataset.ratingSrc ?? "") as Promise<RatingModule>).then(({ Rating }) => {
+      const form = new Rating();
+      if (this.actions) form.bind(this.actions);
+      this.ratingSlot.append(form.el);
+      return form;
+    });
+    void this.rating.then((form) => form.show(this.rated));
   }
 
   /** The offline path (null: none). `blocking`: instead of starting a live conversation. */
@@ -233,6 +257,7 @@ export class View {
 
   /** Route the visitor's intents to `actions`. */
   bind(actions: Actions): void {
+    this.actions = actions;
     this.cancel.addEventListener("click", () => actions.cancel());
     this.end.addEventListener("click", () => actions.end());
     this.again.addEventListener("click", () => actions.again());

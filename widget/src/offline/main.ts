@@ -1,5 +1,6 @@
 // The offline path, loaded by the frame only when nobody can answer: when the team is back
 // (in the customer's own time zone, with Intl) and the leave-a-message form.
+import "./offline.css";
 import type { ConversationView } from "../protocol.gen";
 import { button, h, say, show, uid } from "../shared/dom";
 
