@@ -133,6 +133,15 @@ async def test_invalid_hours_are_refused_with_a_code_and_nothing_stored(server: 
     _, stored = await api(server, "GET", path, session)
     assert stored["hours"] == Hours.from_wire(CLOSED_ALL_WEEK).to_wire()
     assert stored["offline"] == "message"
+    # The change is audited with what changed; refusals and a repeat record nothing.
+    status, _ = await api(server, "PUT", path, session, json={"hours": CLOSED_ALL_WEEK})
+    assert status == 200
+    _, page = await api(
+        server, "GET", "/api/v1/audit", session, params={"target": "site:shop-site"}
+    )
+    assert [(e["action"], e["details"]) for e in page["entries"]] == [
+        ("site.changed", {"changed": ["hours"], "hours": stored["hours"]}),
+    ]
 
 
 async def test_a_message_left_for_later_is_stored_offline_and_listed(
