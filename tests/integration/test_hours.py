@@ -299,3 +299,24 @@ async def _left(server: Server, cid: str) -> bool:
 async def _status(server: Server, cid: str, status: str) -> Any:
     found = await server.app[STORE].get_conversation(cid)
     return found if found is not None and found.status == status else None
+
+
+async def test_a_message_left_for_later_is_exported_and_erased_with_its_address(
+    server: Server, clients: list[Peer]
+) -> None:
+    _, token = await visitor_token(server, clients)
+    status, body = await leave(server, token)
+    assert status == 201, body
+    cid = body["conversation"]["id"]
+    session = await admin_session(server)
+    by_id = {"conversation_id": cid}
+    status, document = await api(server, "POST", "/api/v1/privacy/export", session, json=by_id)
+    assert status == 200, document
+    (exported,) = document["conversations"]
+    assert exported["customer_email"] == "ana@example.com" and exported["offline_at"]
+    status, _ = await api(server, "POST", "/api/v1/privacy/erase", session, json=by_id)
+    assert status == 200
+    kept = await server.app[STORE].get_conversation(cid)
+    assert kept is not None and kept.customer_email is None and kept.offline_at is not None
+    _, listed = await api(server, "GET", "/api/v1/offline-messages", session)
+    assert [(m["email"], m["message"]) for m in listed["messages"]] == [(None, "")]
