@@ -160,7 +160,8 @@ class PrivacyStore:
     async def erase_conversations(self, ids: Sequence[str], placeholder: str) -> Erased:
         """Remove what identifies a person from these ended conversations: their messages
         are deleted, and the visitor id (replaced by ``placeholder``), name, pages and
-        reply address cleared. The rows stay, without personal data, so figures over them still add up."""
+        reply address cleared. The rows stay, without personal data, so figures over them
+        still add up."""
         if not ids:
             return Erased(0, 0)
 
