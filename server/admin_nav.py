@@ -21,6 +21,8 @@ EVERYONE = frozenset(ROLES)
 # In nav order. Adding a page: an entry here and widget/src/admin/pages/<slug>.ts.
 PAGES: list[AdminPage] = [
     AdminPage("sites", "Sites", ADMINS),
+    AdminPage("hours", "Hours", ADMINS),
+    AdminPage("messages", "Messages", EVERYONE),
     AdminPage("analytics", "Analytics", OVERSEERS),
     AdminPage("webhooks", "Webhooks", ADMINS),
     AdminPage("privacy", "Personal data", ADMINS),

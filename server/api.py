@@ -1,4 +1,4 @@
-"""REST API under ``/api/v1``: staff sign-in, availability for the loader, and admin.
+"""REST API under ``/api/v1``: staff sign-in and admin (availability is in ``server.api_hours``).
 
 Each route declares itself for the OpenAPI document with ``server.openapi.operation``; the
 envelope and the request helpers are in ``server.rest`` (re-exported here, where the route
@@ -17,8 +17,6 @@ from pydantic import Field, StringConstraints
 
 from server import api_tokens
 from server.api_models import (
-    Availability,
-    Look,
     Ok,
     SessionView,
     SignedOutEverywhere,
@@ -29,12 +27,11 @@ from server.api_models import (
 )
 from server.audit import AUDIT, Actor, AuditAction
 from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
-from server.keys import AUTH, INSTALLS, SETTINGS, SIGNALING, STORE, THROTTLE
+from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
 from server.openapi import SAFE_METHODS, operation
 from server.paging import Page, next_cursor, page
 from server.rest import SESSION_KEY, Body, admit, error, read_body, read_json, reply, require
-from server.site_settings import ink_for
 from server.store import DuplicateError
 from signaling.errors import ErrorCode
 from signaling.ports import OVERSEERS
@@ -220,31 +217,6 @@ async def me(request: web.Request) -> web.Response:
     session = require(request)
     view = SessionView(staff=StaffView.of(session.member), csrf_token=session.csrf_token)
     return reply(view, headers=NO_STORE)
-
-
-# -- public, for the loader -------------------------------------------------------------
-
-
-@routes.get("/api/v1/sites/{key}/availability")
-@operation(Availability, auth="public", errors=[ErrorCode.SITE_UNKNOWN])
-async def availability(request: web.Request) -> web.Response:
-    """Whether someone can answer now: cheap, cacheable, no socket, no cookie."""
-    site = await request.app[STORE].get_site(request.match_info["key"])
-    if site is None:
-        return error(404, ErrorCode.SITE_UNKNOWN, "No such site.")
-    serving = await request.app[SIGNALING].router.serving()
-    headers = {"Cache-Control": "public, max-age=15", "Vary": "Origin"}
-    origin = request.headers.get("Origin")
-    if origin in site.allowed_origins:
-        headers["Access-Control-Allow-Origin"] = origin
-        await request.app[INSTALLS].seen(site, origin)
-    look = Look(
-        color=site.brand_color,
-        ink=ink_for(site.brand_color),
-        position="left" if site.launcher_position == "left" else "right",
-        text=site.launcher_text,
-    )
-    return reply(Availability(available=serving > 0, look=look), headers=headers)
 
 
 # -- admin ------------------------------------------------------------------------------

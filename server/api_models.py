@@ -4,13 +4,13 @@ turns them into the console's TypeScript types."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.site_settings import ink_for
 from signaling.ports import Role, Site, StaffMember
-from signaling.protocol import IceServer, MessageView
+from signaling.protocol import ConversationView, IceServer, MessageView
 
 
 class Reply(BaseModel):
@@ -119,10 +119,55 @@ class Look(Reply):
 
 
 class Availability(Reply):
-    """Whether someone can answer now, and how the launcher looks."""
+    """Whether someone can answer now (within the site's hours and someone serving), the
+    hours' next opening or closing as UTC instants, what the site offers when nobody can
+    answer, and how the launcher looks."""
 
     available: bool
+    open: bool = Field(description="Within the site's business hours (always, without hours).")
+    staffed: bool = Field(description="At least one staff member is available.")
+    next_open: str | None = Field(description="When the hours next open (ISO 8601, UTC).")
+    closes_at: str | None = Field(description="When the current opening ends (ISO 8601, UTC).")
+    timezone: str | None = Field(description="The hours' IANA time zone; null: no hours.")
+    offline: Literal["message", "hide"] = Field(
+        description="When nobody can answer: take a message, or hide the launcher."
+    )
+    queue_timeout_s: int | None = Field(
+        description="Seconds in the queue after which the offline path is offered."
+    )
     look: Look
+
+
+class HoursView(Reply):
+    """A site's business hours (null: always open), its offline choice and queue timeout."""
+
+    hours: dict[str, Any] | None
+    offline: Literal["message", "hide"]
+    queue_timeout_s: int | None
+
+
+class OfflineLeft(Reply):
+    """The conversation a message left for later is stored as (ended, ``offline``)."""
+
+    conversation: ConversationView
+
+
+class OfflineMessageView(Reply):
+    """A message a customer left while nobody could answer, with the address to reply to."""
+
+    conversation_id: str
+    site_id: int
+    site_name: str
+    email: str | None
+    message: str
+    page_url: str | None
+    left_at: int | None = Field(description="Epoch milliseconds.")
+
+
+class OfflineMessageList(Reply):
+    """Messages left for later, newest first (the latest 200)."""
+
+    messages: list[OfflineMessageView]
 
 
 class SiteList(Reply):

@@ -20,6 +20,7 @@ from server import (
     api_analytics,
     api_audit,
     api_docs,
+    api_hours,
     api_privacy,
     api_shift,
     api_sites,
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_hours.routes)
     app.add_routes(api_audit.routes)
     app.add_routes(api_privacy.routes)
     app.add_routes(api_shift.routes)
@@ -149,6 +151,7 @@ def create_app(settings: Settings) -> web.Application:
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
+    app.cleanup_ctx.append(api_hours.offline_runtime)
     app.cleanup_ctx.append(health.readiness_runtime)
     app.cleanup_ctx.append(api_analytics.analytics_runtime)
     return app
@@ -180,6 +183,8 @@ async def _close_sockets(app: web.Application) -> None:
     reconnect (to this process after a restart, or to another node) instead of giving up.
     Putting None on an engine.io socket's queue is how engine.io itself stops its writer,
     which closes the websocket."""
+    if SIGNALING in app:
+        app[SIGNALING].customer.closing = True
     eio = app[SIO].eio
     for engine_socket in list(eio.sockets.values()):
         await engine_socket.queue.put(None)
@@ -217,6 +222,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             ring_timeout=settings.ring_timeout,
             grace_period=settings.grace_period,
             node_timeout=settings.node_timeout,
+            customer_grace=settings.customer_grace,
         ),
         StaffHandles(settings.secret_key),
         node_id=node_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,8 +11,9 @@ from aiohttp import web
 
 from server.admin_nav import ROLES, first_page
 from server.auth import SESSION_COOKIE
-from server.keys import ASSETS, AUTH, SETTINGS, STORE, TEMPLATES
+from server.keys import ASSETS, AUTH, SETTINGS, SIGNALING, STORE, TEMPLATES
 from server.site_settings import ink_for
+from signaling.offline import availability
 
 routes = web.RouteTableDef()
 
@@ -78,6 +80,8 @@ async def frame(request: web.Request) -> web.Response:
     host = request.query.get("host", "")
     if host not in site.allowed_origins:
         raise web.HTTPForbidden(text="Chat is not enabled on this website.")
+    serving = await request.app[SIGNALING].router.serving()
+    now = availability(await request.app[STORE].site_hours(site.id), time.time(), serving)
     config = {
         "siteKey": site.key,
         "siteName": site.name,
@@ -88,6 +92,7 @@ async def frame(request: web.Request) -> web.Response:
         "showStaff": site.show_staff,
         "host": host,
         "instance": request.query.get("instance", "")[:64],
+        "availability": now,
     }
     body = render(
         request,

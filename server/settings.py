@@ -54,6 +54,9 @@ class Settings(BaseModel):
     secret_key: Annotated[str, Field(min_length=32)] = DEFAULT_SECRET
     ring_timeout: Annotated[float, Field(gt=0, le=600)] = 20.0
     grace_period: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # A waiting customer with no widget frame open for this long has left: their
+    # conversation is abandoned (nobody is rung for it meanwhile).
+    customer_grace: Annotated[float, Field(ge=1, le=3600)] = 60.0
     # A node whose heartbeat (every second) is older than this is dead to the others: its
     # consoles count as gone and their grace periods start.
     node_timeout: Annotated[float, Field(ge=2, le=600)] = 10.0

@@ -30,6 +30,7 @@ from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
 from server.store_audit import AuditStore
 from server.store_calls import CallStore
+from server.store_hours import HoursStore
 from server.store_privacy import PrivacyStore
 from server.store_routing import RoutingState
 from server.store_shift import ShiftState
@@ -56,7 +57,18 @@ T = TypeVar("T")
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 # Columns that ``Changes.extra`` may set, beyond its named fields.
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
+EXTRA_COLUMNS = frozenset(
+    {
+        "channel",
+        "language",
+        "visitor_name",
+        "rating",
+        "rating_comment",
+        "offline_at",
+        "customer_email",
+        "customer_left_at",
+    }
+)
 
 _MESSAGE = (
     messages.c.conversation_id,
@@ -148,7 +160,16 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState, ShiftState, TokenStore, AuditStore, PrivacyStore):
+class SqlStore(
+    Accounts,
+    CallStore,
+    RoutingState,
+    ShiftState,
+    TokenStore,
+    AuditStore,
+    PrivacyStore,
+    HoursStore,
+):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 
@@ -161,6 +182,7 @@ class SqlStore(Accounts, CallStore, RoutingState, ShiftState, TokenStore, AuditS
         self._database = database
         self._site_keys = {}
         self._sites = {}
+        self._hours_cache = {}
         self.dialect: str = database.engine.dialect.name
         # Told each transaction's duration in seconds (server.metrics), when set.
         self.observe: Callable[[float], None] | None = None

@@ -44,6 +44,8 @@ _EXPORTED = (
     "assignee_id",
     "rating",
     "rating_comment",
+    "offline_at",
+    "customer_email",
 )
 
 
@@ -157,8 +159,9 @@ class PrivacyStore:
 
     async def erase_conversations(self, ids: Sequence[str], placeholder: str) -> Erased:
         """Remove what identifies a person from these ended conversations: their messages
-        are deleted, and the visitor id (replaced by ``placeholder``), name and pages
-        cleared. The rows stay, without personal data, so figures over them still add up."""
+        are deleted, and the visitor id (replaced by ``placeholder``), name, pages and
+        reply address cleared. The rows stay, without personal data, so figures over them
+        still add up."""
         if not ids:
             return Erased(0, 0)
 
@@ -178,6 +181,8 @@ class PrivacyStore:
                     page_title=None,
                     # The score stays for the figures; the words were the person's.
                     rating_comment=None,
+                    # A message left for later: the address to reply to was theirs too.
+                    customer_email=None,
                 )
             ).rowcount
             conn.commit()

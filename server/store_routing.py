@@ -592,6 +592,12 @@ class RoutingState:
         rows = await self._run(lambda conn: conn.execute(_WAITING).all())
         return await self._conversations(rows)
 
+    async def left_waiting(self, before: float) -> list[Conversation]:
+        """Waiting conversations whose customer went before ``before``."""
+        statement = _WAITING.where(conversations.c.customer_left_at < before)
+        rows = await self._run(lambda conn: conn.execute(statement).all())
+        return await self._conversations(rows)
+
     async def queue_position(self, conversation: Conversation) -> int | None:
         """1 for the first waiting conversation; None when this one is not waiting."""
         if conversation.status not in ("queued", "ringing"):

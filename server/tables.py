@@ -49,6 +49,20 @@ sites = sa.Table(
     sa.Column("shift", sa.Text, nullable=True),
 )
 
+# A site's business hours and what a customer gets when nobody can answer. No row: always
+# open, leave a message.
+site_hours = sa.Table(
+    "site_hours",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), primary_key=True),
+    # JSON (signaling.hours.Hours.to_wire), NULL when hours do not apply.
+    sa.Column("hours", sa.Text, nullable=True),
+    sa.Column("offline", sa.String(16), nullable=False, server_default="message"),  # | hide
+    # Seconds in the queue after which the customer is offered the offline path.
+    sa.Column("queue_timeout", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
 staff = sa.Table(
     "staff",
     metadata,
@@ -101,6 +115,12 @@ conversations = sa.Table(
     sa.Column("ring_deadline", sa.Double, nullable=True),
     # JSON list of staff ids rung in this round, so a ring goes round before repeating.
     sa.Column("tried", sa.Text, nullable=False, server_default="[]"),
+    # A message left for later (nobody could answer): when, and the email to reply to.
+    sa.Column("offline_at", sa.Double, nullable=True),
+    sa.Column("customer_email", sa.String(254), nullable=True),
+    # Set when the customer's last frame went; cleared when one comes back. Routing never
+    # rings for it, and the sweeper abandons a waiting one after the customer grace.
+    sa.Column("customer_left_at", sa.Double, nullable=True),
     # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
     # receive by it. Messages and read markers have their own counters (the seqs).
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),

@@ -16,7 +16,11 @@ Message text, internal notes, visitor names, emails and page addresses are never
 Left out of the catalogue: ``message.stored`` and ``conversation.read`` (they are not in the
 stored event log, which is what deliveries are made from, and would carry what people wrote),
 ``presence.changed`` and ``wrapup.ended`` (a staff member's own state and time, not the
-site's). A rating's comment is never sent, only its score.
+site's), ``queue.unstaffed`` (the whole queue's, no one site's and no conversation's) and
+``customer.left`` (a frame closing, often a page load on the host site that comes back at
+once; ``conversation.abandoned`` follows when it was not). A rating's comment is never sent,
+only its score; a message left for later (``conversation.offline``) carries neither its email
+nor its text.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     EventKind.CONVERSATION_TRANSFERRED: ("to_staff_id",),
     EventKind.CONVERSATION_RATED: ("score",),
     EventKind.CONVERSATION_TAGGED: ("tag",),
+    EventKind.CONVERSATION_OFFLINE: (),
     EventKind.CALL_STARTED: ("call_id", "channel"),
     EventKind.CALL_SWITCHED: ("call_id", "channel", "previous"),
     EventKind.CALL_ENDED: ("call_id", "reason", "duration_s"),
@@ -59,6 +64,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     EventKind.CONVERSATION_TRANSFERRED: "Its staff member (staff_id) passed it to to_staff_id.",
     EventKind.CONVERSATION_RATED: "The customer rated it (score: 1 to 5; a later one replaces it).",
     EventKind.CONVERSATION_TAGGED: "Its staff member picked an outcome (tag).",
+    EventKind.CONVERSATION_OFFLINE: "Nobody could answer; the customer left a message to reply to.",
     EventKind.CALL_STARTED: "A call started (channel: voice, video or oneway).",
     EventKind.CALL_SWITCHED: "The running call moved to channel from previous.",
     EventKind.CALL_ENDED: "A call ended (reason, duration_s).",

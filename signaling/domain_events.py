@@ -59,6 +59,15 @@ class EventKind(StrEnum):
     """The staff member proposed a channel. Detail: ``proposal_id``, ``channel``."""
     CALL_PROPOSAL_ANSWERED = "call.proposal_answered"
     """The customer answered a proposal. Detail: ``proposal_id``, ``accepted``."""
+    QUEUE_UNSTAFFED = "queue.unstaffed"
+    """The last available staff member went (away, offline, their node died) while customers
+    waited; they are offered the offline path. Detail: ``waiting`` (how many)."""
+    CONVERSATION_OFFLINE = "conversation.offline"
+    """A customer left a message for later (nobody could answer); the conversation is
+    stored ended and marked offline, with the email to reply to."""
+    CUSTOMER_LEFT = "customer.left"
+    """The customer of an open conversation has had no frame connected for the customer
+    grace period; a waiting one is then abandoned (``conversation.abandoned`` follows)."""
     CONVERSATION_TAGGED = "conversation.tagged"
     """Its staff member picked an outcome. Detail: ``tag``."""
     WRAPUP_ENDED = "wrapup.ended"

@@ -130,5 +130,8 @@ class ServerEvent(StrEnum):
     """[both] The other participant's ICE candidate (null: their gathering finished)."""
     CALL_PROPOSED = "call.proposed"
     """[customer] The staff member proposes switching to ``channel`` (``proposal_id``)."""
+    TEAM_AWAY = "team.away"
+    """[customer] Nobody can answer now (the last available staff member went): the frame
+    offers the site's offline path. Carries ``conversation_id``."""
     CALL_RESPONSE = "call.response"
     """[staff] The customer ``accepted`` (or not) proposal ``proposal_id``."""

@@ -6,6 +6,7 @@ into a coded refusal, so a bad payload never reaches a handler and never changes
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -134,6 +135,13 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         self.calls = calls
         self.outbound = outbound
         self._customers: dict[str, CustomerIdentity] = {}
+        # The conversation each frame follows, and how many frames here follow each, so the
+        # last one closing can mark the customer gone.
+        self._following: dict[str, str] = {}
+        self._followers: Counter[str] = Counter()
+        # Set while the server shuts down: its frames close because it goes, not the
+        # customers (they reconnect to it, or to another node).
+        self.closing = False
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any) -> None:
         address = environ.get(CLIENT_ADDRESS)
@@ -163,6 +171,29 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._customers.pop(sid, None)
+        followed = self._unfollow(sid)
+        # Another frame of theirs on this node (a second tab, the next page already loaded)
+        # may still follow it: then they have not gone.
+        if followed is not None and not self._followers[followed] and not self.closing:
+            del self._followers[followed]
+            await self.router.absence.customer_left(followed)
+
+    def _unfollow(self, sid: str) -> str | None:
+        followed = self._following.pop(sid, None)
+        if followed is not None:
+            self._followers[followed] -= 1
+        return followed
+
+    def _mark(self, sid: str, conversation_id: str) -> None:
+        if self._following.get(sid) != conversation_id:
+            self._unfollow(sid)
+            self._following[sid] = conversation_id
+            self._followers[conversation_id] += 1
+
+    async def _follow(self, sid: str, conversation: Conversation) -> Conversation:
+        await self.outbound.join_conversation(sid, conversation.id)
+        self._mark(sid, conversation.id)
+        return await self.router.absence.customer_back(conversation)
 
     def customer(self, sid: str) -> CustomerIdentity:
         customer = self._customers.get(sid)
@@ -176,15 +207,17 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
     async def on_conversation_start(self, sid: str, request: StartConversation) -> dict[str, Any]:
         async def join(conversation_id: str) -> None:
             await self.outbound.join_conversation(sid, conversation_id)
+            self._mark(sid, conversation_id)
 
         conversation = await self.conversations.start(self.customer(sid), request, join)
+        conversation = await self.router.absence.customer_back(conversation)
         view = await self.router.current_view(conversation, for_staff=False)
         return ok(conversation=view.to_wire())
 
     async def on_conversation_resume(self, sid: str, request: ResumeConversation) -> dict[str, Any]:
         customer = self.customer(sid)
         conversation = await self.conversations.for_customer(customer, request.conversation_id)
-        await self.outbound.join_conversation(sid, conversation.id)
+        conversation = await self._follow(sid, conversation)
         page = await self.conversations.replay(conversation, request.last_seq)
         view = await self.router.current_view(conversation, for_staff=False)
         return ok(

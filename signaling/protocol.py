@@ -379,6 +379,10 @@ class ConversationView(View):
     ended_by: Literal["customer", "staff", "system"] | None
     version: int
     visitor: VisitorView | None = None
+    # A message left for later (nobody could answer): stored ended, answered by email.
+    offline: bool = False
+    # Since when no frame of the customer is connected (ms); null while one is.
+    customer_left_at: int | None = None
     rating: RatingView | None = None
     # The outcome tag its staff member picked (staff views only).
     outcome: str | None = None

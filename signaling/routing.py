@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from signaling.absence import Absence
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
@@ -63,6 +64,9 @@ class RoutingPolicy:
     default_handling_seconds: float = 180.0
     # A node whose heartbeat is older than this is dead; its consoles count as gone.
     node_timeout: float = 10.0
+    # A waiting customer with no frame connected for this long has left: abandoned. Longer
+    # than a page load on the host site, which closes the frame and opens another.
+    customer_grace: float = 60.0
 
 
 class Router:
@@ -103,6 +107,8 @@ class Router:
         # Told when a conversation's running call ended with it (the conversation ended, or
         # went back to the queue), in the same transaction; before the conversation's own note.
         self.on_call_ended: list[Callable[[Conversation, Call], Awaitable[None]]] = []
+        # Staff gone while customers wait, customers whose frames are gone.
+        self.absence = Absence(self)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -353,6 +359,8 @@ class Router:
         await self._presence_changed(gone.staff_id, "offline")
         self.queue.stale()
         await self.dispatch()
+        if gone.status == "available":
+            await self.absence.unstaffed()
 
     async def _presence_changed(
         self, staff_id: int, status: str, detail: dict[str, Any] | None = None
@@ -394,6 +402,8 @@ class Router:
         await self._presence_changed(member.id, presence.shown, detail)
         self.queue.stale()
         await self.dispatch()
+        if presence.status == "away" and before.shown == "available":
+            await self.absence.unstaffed()
         return presence
 
     # -- due work -------------------------------------------------------------------------
@@ -415,7 +425,8 @@ class Router:
                 now, self.policy.grace_period, before=now - self.policy.node_timeout
             )
             await self._orphaned(orphaned)
-        changed = await self.expire_rings()
+        changed = await self.absence.abandon_left(now)
+        changed = await self.expire_rings() or changed
         await self.shift.expire()
         for staff_id, requeued in await self.routing.expire_grace(now):
             changed = True
@@ -454,6 +465,8 @@ class Router:
             log.info("staff %s lost their node; grace period started", staff_id)
             await self._withdraw_rings(staff_id, "offline")
             await self._presence_changed(staff_id, "offline")
+        if staff_ids:
+            await self.absence.unstaffed()
 
     async def start(self, *, alone: bool) -> None:
         """This node starts and beats. ``alone`` (one node, no shared manager): every other

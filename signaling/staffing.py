@@ -44,7 +44,10 @@ def choose(
     least loaded first and among them the longest idle (idle since the end of their last
     conversation or wrap-up, their last accept, or their becoming available). When everyone
     who fits has been rung once, the round starts again rather than leave the customer
-    waiting on nobody. Returns the staff id and the round's new ``tried`` set."""
+    waiting on nobody. Returns the staff id and the round's new ``tried`` set. Nobody is rung
+    for a customer with no frame connected (``customer_left_at``): they would answer no one."""
+    if conversation.customer_left_at is not None:
+        return None
     needs = NEEDS.get(conversation.channel, frozenset())
     call = conversation.channel != "chat"
     fits = [

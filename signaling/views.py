@@ -84,6 +84,8 @@ def conversation_view(
         ended_by=conversation.ended_by,
         version=conversation.version,
         visitor=visitor,
+        offline=conversation.offline_at is not None,
+        customer_left_at=millis(conversation.customer_left_at),
         rating=(
             RatingView(score=conversation.rating, comment=conversation.rating_comment)
             if conversation.rating is not None

@@ -53,7 +53,18 @@ from signaling.ports import (
 )
 from signaling.protocol import Channel
 
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
+EXTRA_COLUMNS = frozenset(
+    {
+        "channel",
+        "language",
+        "visitor_name",
+        "rating",
+        "rating_comment",
+        "offline_at",
+        "customer_email",
+        "customer_left_at",
+    }
+)
 
 
 @dataclass
@@ -701,6 +712,13 @@ class MemoryStore:
 
     async def waiting(self) -> list[Conversation]:
         return await self.list_conversations(("queued", "ringing"))
+
+    async def left_waiting(self, before: float) -> list[Conversation]:
+        return [
+            c
+            for c in await self.waiting()
+            if c.customer_left_at is not None and c.customer_left_at < before
+        ]
 
     async def queue_position(self, conversation: Conversation) -> int | None:
         waiting = [c.id for c in await self.waiting()]

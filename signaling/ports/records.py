@@ -110,6 +110,11 @@ class Conversation:
     version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
+    # A message left for later: when, and the address the reply goes to.
+    offline_at: float | None = None
+    customer_email: str | None = None
+    # When the customer's last frame went (None while one is connected).
+    customer_left_at: float | None = None
     rating: int | None = None
     rating_comment: str | None = None
     # The outcome tag its staff member picked from the site's catalogue (wrap-up).

@@ -218,6 +218,11 @@ class RoutingStore(Protocol):
         """Queued and ringing conversations, first come first served."""
         ...
 
+    async def left_waiting(self, before: float) -> list[Conversation]:
+        """Waiting conversations whose customer has had no frame connected since before
+        ``before``."""
+        ...
+
     async def queue_position(self, conversation: Conversation) -> int | None:
         """1 for the first waiting conversation; None when this one is not waiting."""
         ...

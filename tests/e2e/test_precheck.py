@@ -10,7 +10,7 @@ from server.precheck_api import PRECHECK
 from tests.e2e.conftest import ConsoleErrors, Stack
 from tests.e2e.test_calls import open_widget
 from tests.e2e.test_chat_flow import sign_in
-from tests.support import until
+from tests.support import Peer, staff_peer, until
 
 CHECK_TIMEOUT = 40_000
 
@@ -34,10 +34,13 @@ async def run_check(where: Locator) -> dict[str, str]:
 
 
 async def test_the_pre_call_check_reports_each_item(
-    browser: Browser, call_stack: Stack, console_errors: ConsoleErrors
+    browser: Browser, call_stack: Stack, console_errors: ConsoleErrors, clients: list[Peer]
 ) -> None:
     manager = call_stack.server.app[PRECHECK]
     member = await call_stack.server.add_staff("Sam")
+    # Someone to call is there (with nobody, the widget offers to leave a message instead).
+    ana = await call_stack.server.add_staff("Ana")
+    clients.append(await staff_peer(call_stack.server, ana))
     customer_context = await browser.new_context()
     staff_context = await browser.new_context()
     try:

@@ -32,8 +32,10 @@ async def open_widget(shop: Page, url: str) -> None:
 
 
 async def test_a_fresh_widget_is_plain_english_and_offers_only_what_works(
-    browser: Browser, stack: Stack, console_errors: ConsoleErrors
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors, clients: list[Peer]
 ) -> None:
+    # Someone is there (with nobody, the widget offers to leave a message instead).
+    clients.append(await staff_peer(stack.server, await stack.server.add_staff("Sam")))
     # An Arabic-speaking visitor: the frame's strings are English, so its markup says so.
     context = await browser.new_context(locale="ar-EG")
     try:

@@ -16,7 +16,7 @@ from aiortc import AudioStreamTrack, RTCPeerConnection
 from openapi_spec_validator import validate
 
 from server.auth import SESSION_COOKIE
-from server.keys import STORE, WEBHOOKS
+from server.keys import AUTH, STORE, WEBHOOKS
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode
 from signaling.ports import Changes, NewConversation, NewMessage
@@ -200,6 +200,22 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         state["token_id"] = str(body["token"]["id"])
         return status, body
 
+    async def leave_message(http: aiohttp.ClientSession) -> tuple[int, Any]:
+        # The customer frame, by visitor token (a visitor with no conversation yet).
+        _, path, _ = ops["leave_message"]
+        token = server.app[AUTH].tokens.mint("shop-site", "o" * 16)
+        note = {"email": "ana@example.com", "message": "Call me back", "client_msg_id": "m" * 8}
+        async with aiohttp.ClientSession() as visitor:
+            async with visitor.post(
+                server.url + path.replace("{key}", "shop-site"),
+                json=note,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                return response.status, await response.json()
+
+    week = {"mon": [["09:00", "17:00"]]}
+    hours = {"hours": {"timezone": "Europe/London", "week": week}, "queue_timeout_s": 120}
+
     # A browser of its own for signing in again after "sign out everywhere".
     fresh = aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": server.url}
@@ -225,6 +241,10 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
         ),
         ("delete_site", lambda http: send(http, "delete_site", key=state["site_key"])),
         ("get_shift", lambda http: send(http, "get_shift", key="shop-site")),
+        ("put_hours", lambda http: send(http, "put_hours", hours, key="shop-site")),
+        ("get_hours", lambda http: send(http, "get_hours", key="shop-site")),
+        ("leave_message", leave_message),
+        ("offline_messages", lambda http: send(http, "offline_messages")),
         ("audit_log", lambda http: send(http, "audit_log", action="auth.")),
         ("audit_actions", lambda http: send(http, "audit_actions")),
         ("analytics", lambda http: send(http, "analytics", tz="Europe/Paris", group="week")),

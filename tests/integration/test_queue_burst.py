@@ -112,12 +112,11 @@ async def test_a_console_receives_one_small_change_per_queue_event(
     clients.append(away)
 
     async def start() -> str:
+        # Kept connected: a customer leaving is a queue change of its own (customer left).
         visitor = customer(server)
-        try:
-            await visitor.connect()
-            return str((await visitor.ok("conversation.start", {}))["conversation"]["id"])
-        finally:
-            await visitor.close()
+        clients.append(visitor)
+        await visitor.connect()
+        return str((await visitor.ok("conversation.start", {}))["conversation"]["id"])
 
     ids: list[str] = []
     for _ in range(STARTS // 20):

@@ -16,6 +16,7 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.declined",
         "conversation.ended",
         "conversation.missed",
+        "conversation.offline",
         "conversation.queued",
         "conversation.rated",
         "conversation.read",
@@ -23,8 +24,10 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.rung",
         "conversation.tagged",
         "conversation.transferred",
+        "customer.left",
         "message.stored",
         "presence.changed",
+        "queue.unstaffed",
         "wrapup.ended",
     ]
 

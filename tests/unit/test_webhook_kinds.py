@@ -20,6 +20,7 @@ def test_webhook_kinds_are_frozen() -> None:
         "conversation.transferred": ("to_staff_id",),
         "conversation.rated": ("score",),
         "conversation.tagged": ("tag",),
+        "conversation.offline": (),
         "call.started": ("call_id", "channel"),
         "call.switched": ("call_id", "channel", "previous"),
         "call.ended": ("call_id", "reason", "duration_s"),
@@ -38,6 +39,8 @@ def test_kinds_come_from_the_domain_catalogue_and_are_documented() -> None:
         EventKind.CONVERSATION_READ,
         EventKind.PRESENCE_CHANGED,
         EventKind.WRAPUP_ENDED,
+        EventKind.QUEUE_UNSTAFFED,
+        EventKind.CUSTOMER_LEFT,
     }
     assert left_out == set(EventKind) - set(KINDS)
 

@@ -29,10 +29,48 @@ export interface AuditPage {
   next_cursor: string | null;
 }
 
-/** Whether someone can answer now, and how the launcher looks. */
+/** Whether someone can answer now (within the site's hours and someone serving), the hours' next opening or closing as UTC instants, what the site offers when nobody can answer, and how the launcher looks. */
 export interface Availability {
   available: boolean;
+  /** Within the site's business hours (always, without hours). */
+  open: boolean;
+  /** At least one staff member is available. */
+  staffed: boolean;
+  /** When the hours next open (ISO 8601, UTC). */
+  next_open: string | null;
+  /** When the current opening ends (ISO 8601, UTC). */
+  closes_at: string | null;
+  /** The hours' IANA time zone; null: no hours. */
+  timezone: string | null;
+  /** When nobody can answer: take a message, or hide the launcher. */
+  offline: "message" | "hide";
+  /** Seconds in the queue after which the offline path is offered. */
+  queue_timeout_s: number | null;
   look: Look;
+}
+
+/** A conversation's current state. ``queue_position`` and ``estimated_wait_s`` are set while it waits (``queued`` or ``ringing``); ``estimated_wait_s`` is null when nobody is available to give an honest estimate. ``version`` orders the views of one conversation: every change of its state makes it grow. A client ignores a view older than the one it holds (a late hint); views of the same version have the same state and may differ in queue position and estimate (which move without the row changing) and in ``last_seq`` and the read markers (ordered by their own seqs). */
+export interface ConversationView {
+  id: string;
+  site_key: string;
+  status: "queued" | "ringing" | "active" | "ended";
+  channel: "chat" | "voice" | "video" | "oneway";
+  language: string | null;
+  assignee: StaffRef | null;
+  queue_position: number | null;
+  estimated_wait_s: number | null;
+  last_seq: number;
+  customer_read_seq: number;
+  staff_read_seq: number;
+  created_at: number;
+  ended_at: number | null;
+  ended_by: "customer" | "staff" | "system" | null;
+  version: number;
+  visitor?: VisitorView | null;
+  offline?: boolean;
+  customer_left_at?: number | null;
+  rating?: RatingView | null;
+  outcome?: string | null;
 }
 
 export interface DeliveryPage {
@@ -63,7 +101,7 @@ export interface Done {
 export interface EndpointChanges {
   url?: string | null;
   description?: string | null;
-  kinds?: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered"> | null;
+  kinds?: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "conversation.offline" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered"> | null;
   enabled?: boolean | null;
 }
 
@@ -89,7 +127,7 @@ export interface Erasure {
 }
 
 /** Error codes, each with the situation it reports. */
-export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "webhook.not_found" | "webhook.url_refused" | "rate.limited" | "database.unavailable" | "redis.unavailable" | "server.error";
+export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "webhook.not_found" | "webhook.url_refused" | "rate.limited" | "hours.invalid" | "hours.timezone_unknown" | "email.invalid" | "offline.disabled" | "database.unavailable" | "redis.unavailable" | "server.error";
 
 /** Every REST refusal has this shape. */
 export interface ErrorEnvelope {
@@ -119,6 +157,21 @@ export interface Figures {
   transfers: number;
   ratings: number;
   csat_pct: number | null;
+}
+
+/** ``PUT /api/v1/sites/{key}/hours``. ``hours`` null: always open. */
+export interface HoursBody {
+  /** ``timezone`` (IANA), ``week`` (weekday to ranges ``["09:00", "17:00"]``) and ``closures`` (date ranges with their own ranges); null: always open. */
+  hours: object | null;
+  offline?: "message" | "hide";
+  queue_timeout_s?: number | null;
+}
+
+/** A site's business hours (null: always open), its offline choice and queue timeout. */
+export interface HoursView {
+  hours: object | null;
+  offline: "message" | "hide";
+  queue_timeout_s: number | null;
 }
 
 /** One STUN or TURN server, as ``RTCIceServer``. */
@@ -186,7 +239,7 @@ export interface Named {
 export interface NewEndpoint {
   url: string;
   description?: string;
-  kinds: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered">;
+  kinds: Array<"conversation.queued" | "conversation.rung" | "conversation.accepted" | "conversation.declined" | "conversation.missed" | "conversation.abandoned" | "conversation.requeued" | "conversation.ended" | "conversation.transferred" | "conversation.rated" | "conversation.tagged" | "conversation.offline" | "call.started" | "call.switched" | "call.ended" | "call.proposed" | "call.proposal_answered">;
 }
 
 /** A new staff member; ``max_chats`` is how many chats they handle at once. */
@@ -203,6 +256,38 @@ export interface NewStaff {
 export interface NewToken {
   name: string;
   scope: "read" | "admin";
+}
+
+/** The conversation a message left for later is stored as (ended, ``offline``). */
+export interface OfflineLeft {
+  conversation: ConversationView;
+}
+
+/** ``POST /api/v1/sites/{key}/offline-messages``. */
+export interface OfflineMessage {
+  email: string;
+  message: string;
+  client_msg_id: string;
+  page_url?: string | null;
+  page_title?: string | null;
+  language?: string | null;
+}
+
+/** Messages left for later, newest first (the latest 200). */
+export interface OfflineMessageList {
+  messages: Array<OfflineMessageView>;
+}
+
+/** A message a customer left while nobody could answer, with the address to reply to. */
+export interface OfflineMessageView {
+  conversation_id: string;
+  site_id: number;
+  site_name: string;
+  email: string | null;
+  message: string;
+  page_url: string | null;
+  /** Epoch milliseconds. */
+  left_at: number | null;
 }
 
 /** Done. */
@@ -276,6 +361,12 @@ export interface Range {
   group: "day" | "week";
   sla_s: number;
   site: number | null;
+}
+
+/** The customer's rating of an ended conversation. */
+export interface RatingView {
+  score: number;
+  comment: string | null;
 }
 
 /** The analytics report. */
@@ -397,6 +488,13 @@ export interface StaffList {
   next_cursor: string | null;
 }
 
+/** The staff member handling a conversation. ``handle`` is a stable public name for the person (the same person, the same handle; see ``signaling.views.StaffHandles``), so a customer can tell one person from the next without learning account ids. ``id`` is the internal account id, in staff views only (null in the customer's). */
+export interface StaffRef {
+  handle: string;
+  name: string;
+  id?: string | null;
+}
+
 /** A staff member as admins and the member themselves see them. */
 export interface StaffView {
   id: number;
@@ -458,6 +556,14 @@ export interface Transcript {
   messages: Array<MessageView>;
   /** Pass as `cursor` for the next page; null on the last page. */
   next_cursor: string | null;
+}
+
+/** What the staff sees of the customer. */
+export interface VisitorView {
+  visitor_id: string;
+  name: string | null;
+  page_url: string | null;
+  page_title: string | null;
 }
 
 /** One refusal: a code from the closed catalogue and a message safe to show. */

@@ -38,6 +38,8 @@ function main(): void {
 
 interface Availability {
   available?: boolean;
+  open?: boolean;
+  offline?: string;
   look?: { color: string; ink: string; position: "left" | "right"; text: string };
 }
 
@@ -123,6 +125,7 @@ function mount(server: string, site: string): void {
   window.Porchlight = (command) => toggle(command === "open");
 
   let text = "Talk to a person";
+  let hide = false;
   // The first check may come from the cache; later ones ask the server (a cheap answer).
   const check = (cache: RequestCache = "default") =>
     fetch(`${server}/api/v1/sites/${encodeURIComponent(site)}/availability`, { credentials: "omit", cache })
@@ -138,11 +141,13 @@ function mount(server: string, site: string): void {
           if (!open) label.textContent = text;
         }
         launcher.classList.toggle("on", !!a.available);
-        hint.textContent = a.available ? "online" : "leave a message";
+        // The site chose to hide when nobody can answer (unless a conversation is open).
+        hide = !a.available && a.offline === "hide" && !open && !stored(site).conversation;
+        hint.textContent = a.available ? "online" : a.open === false ? "closed · leave a message" : "leave a message";
         describe();
       })
       .catch(() => undefined)
-      .finally(() => (launcher.hidden = false));
+      .finally(() => (launcher.hidden = hide));
   // Kept live without a socket: when the page comes back into view, and every minute while
   // it is in view (the answer is cacheable for 15 s).
   idle(() => void check());

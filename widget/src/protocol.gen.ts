@@ -53,6 +53,7 @@ export const ServerEvent = {
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
   CALL_PROPOSED: "call.proposed",
+  TEAM_AWAY: "team.away",
   CALL_RESPONSE: "call.response",
 } as const;
 
@@ -88,6 +89,10 @@ export const ErrorCode = {
   WEBHOOK_NOT_FOUND: "webhook.not_found",
   WEBHOOK_URL_REFUSED: "webhook.url_refused",
   RATE_LIMITED: "rate.limited",
+  HOURS_INVALID: "hours.invalid",
+  TIMEZONE_UNKNOWN: "hours.timezone_unknown",
+  EMAIL_INVALID: "email.invalid",
+  OFFLINE_DISABLED: "offline.disabled",
   DATABASE_UNAVAILABLE: "database.unavailable",
   REDIS_UNAVAILABLE: "redis.unavailable",
   SERVER_ERROR: "server.error",
@@ -256,6 +261,8 @@ export interface ConversationView {
   ended_by: "customer" | "staff" | "system" | null;
   version: number;
   visitor: VisitorView | null;
+  offline: boolean;
+  customer_left_at: number | null;
   rating: RatingView | null;
   outcome: string | null;
 }

@@ -20,6 +20,8 @@ export interface PanelActions {
  * visitor's current page, the message log, a reply box and "End conversation". Once ended
  * it says "Ended", offers the site's outcomes to pick from, and "Close", which removes the
  * panel. */
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
 export class Panel {
   readonly el: HTMLElement;
   readonly thread: Thread;
@@ -27,6 +29,7 @@ export class Panel {
   private readonly title = h("h2", {});
   private readonly state = h("span", { class: "state" });
   private readonly page = h("p", { class: "page" });
+  private readonly gone = h("p", { class: "gone", role: "status", hidden: true });
   private readonly rating = h("p", { class: "rating", hidden: true });
   private readonly proposeChat: HTMLButtonElement;
   private readonly problem = h("p", { class: "problem", role: "alert", hidden: true });
@@ -87,6 +90,7 @@ export class Panel {
       "section",
       { class: "panel", role: "region" },
       h("header", {}, this.title, this.state, this.closeButton),
+      this.gone,
       this.page,
       this.rating,
       this.proposeRow,
@@ -113,6 +117,9 @@ export class Panel {
   update(conversation: ConversationView): void {
     if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
+    const left = conversation.customer_left_at;
+    say(this.gone, left ? `The customer has left (closed the chat at ${clock.format(new Date(left))}). They may not see replies.` : "");
+    show(this.gone, !!left && !this.ended);
     const name = conversation.visitor?.name || "Visitor";
     this.el.setAttribute("aria-label", `Conversation with ${name}`);
     say(this.title, name);

@@ -50,7 +50,7 @@ function item(c: ConversationView): HTMLLIElement {
     "li",
     {},
     h("strong", {}, c.visitor?.name || "Visitor"),
-    h("span", { class: "meta" }, `${c.status === "ringing" ? "ringing" : "waiting"} · ${minutes} min`),
+    h("span", { class: "meta" }, `${c.customer_left_at ? "customer left" : c.status === "ringing" ? "ringing" : "waiting"} · ${minutes} min`),
     c.language ? h("span", { class: "meta" }, c.language) : null,
     page ? h("span", { class: "meta" }, page) : null,
   );

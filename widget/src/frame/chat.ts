@@ -23,6 +23,7 @@ import {
   type CustomerCalls,
   type CustomerListen,
 } from "../shared/wire";
+import { Away, type Availability } from "./away";
 import { FrameCalls } from "./calling";
 import type { HostLink } from "./host";
 import { noteText } from "./status";
@@ -42,6 +43,7 @@ export interface FrameConfig {
   showStaff?: boolean;
   host: string;
   instance: string;
+  availability: Availability;
 }
 
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}$/;
@@ -70,6 +72,7 @@ export class Chat implements Actions {
   private readonly redial: Redial;
   private wanted: "chat" | "voice" | "video" | "oneway" = "chat";
   private readonly calls: FrameCalls;
+  private readonly away: Away;
 
   constructor(
     private readonly config: FrameConfig,
@@ -95,6 +98,13 @@ export class Chat implements Actions {
     this.call = caller<CustomerCalls>(this.socket);
     this.calls = new FrameCalls(this.call, view, () => this.open()?.id ?? null, () => this.conversation?.assignee?.name ?? "The staff member");
     this.calls.listen(this.socket);
+    this.away = new Away(
+      config.availability,
+      config.siteKey,
+      { siteKey: config.siteKey, token: () => this.store.get("token"), page: () => this.page, sent: (c) => this.adopt(c) },
+      (el, blocking) => view.offline(el, blocking),
+    );
+    if (!store.get("conversation")) this.unreachable();
     this.listen();
     document.addEventListener("visibilitychange", () => this.markRead());
   }
@@ -141,7 +151,11 @@ export class Chat implements Actions {
 
   again(): void {
     this.forget();
-    void this.ensureConversation().then(() => this.view.focus());
+    void this.away.refresh().then((reason) => {
+      if (reason) return void this.away.offer(reason, false);
+      this.away.clear();
+      void this.ensureConversation().then(() => this.view.focus());
+    });
   }
 
   resend(): void {
@@ -207,6 +221,12 @@ export class Chat implements Actions {
     s.on(ServerEvent.SESSION, ({ token }) => this.store.set("token", token));
     s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
     s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
+    s.on(ServerEvent.TEAM_AWAY, ({ conversation_id }) => {
+      if (conversation_id !== this.open()?.id) return;
+      void this.away.refresh().then((reason) => {
+        if (reason && this.waitingStill()) void this.away.offer(reason, true);
+      });
+    });
     s.on(ServerEvent.TYPING, (e) => {
       if (e.side !== "staff" || e.conversation_id !== this.conversation?.id) return;
       const name = this.conversation.assignee?.name ?? "Someone";
@@ -280,6 +300,7 @@ export class Chat implements Actions {
     if (!supersedes(this.conversation, conversation)) return;
     this.conversation = conversation;
     this.view.state(conversation);
+    this.offerWhileWaiting(conversation);
     if (conversation.status === "ended") {
       this.typing.stop();
       this.calls.stop();
@@ -287,6 +308,40 @@ export class Chat implements Actions {
     }
     this.showStranded();
     if (conversation.last_seq > this.thread.through) void this.catchUp.run();
+  }
+
+  // -- nobody there ------------------------------------------------------------------------
+
+  /** A new customer nobody can answer gets the offline path instead of a queue. */
+  private unreachable(): void {
+    const reason = this.away.reason();
+    if (reason) void this.away.offer(reason, false);
+  }
+
+  /** In line with nobody available (no estimate), or past the site's queue timeout: offer
+   * the offline path beside the queue; once someone answers, take it away. */
+  private offerWhileWaiting(c: ConversationView): void {
+    if (c.status === "active") return this.away.clear();
+    if (c.status !== "queued" && c.status !== "ringing") return;
+    this.away.waiting(c.created_at);
+    if (c.status === "queued" && c.estimated_wait_s === null) {
+      void this.away.refresh().then((reason) => {
+        if (reason && this.waitingStill()) void this.away.offer(reason, true);
+      });
+    }
+  }
+
+  private waitingStill(): boolean {
+    const status = this.conversation?.status;
+    return status === "queued" || status === "ringing";
+  }
+
+  /** The offline form stored `conversation`: show it as this frame's conversation. */
+  private adopt(conversation: ConversationView): void {
+    this.store.set("conversation", conversation.id);
+    if (supersedes(this.conversation, conversation)) this.conversation = conversation;
+    this.view.state(this.conversation);
+    void this.resume();
   }
 
   private receive(message: MessageView): void {
@@ -365,6 +420,8 @@ export class Chat implements Actions {
     this.readSeq = 0;
     this.pageSent = "";
     this.calls.stop();
+    this.away.clear();
+    this.unreachable();
     this.view.state(null);
     this.view.stranded(0);
   }

@@ -11,7 +11,7 @@ export function statusText(c: ConversationView): string {
     case "active":
       return `You're talking with ${c.assignee?.name ?? "someone"}`;
     case "ended":
-      return "This conversation has ended.";
+      return c.offline ? "Message sent · we'll reply by email" : "This conversation has ended.";
   }
 }
 
@@ -29,7 +29,7 @@ function place(position: number | null): string {
 
 // Null means nobody is available to give an honest estimate.
 function wait(seconds: number | null): string {
-  if (seconds === null) return "we'll be with you shortly";
+  if (seconds === null) return "nobody is available right now";
   return `about ${Math.max(1, Math.round(seconds / 60))} min`;
 }
 

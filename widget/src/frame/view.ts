@@ -1,7 +1,10 @@
 import { MAX_BODY_CHARS, type ConversationView } from "../protocol.gen";
 import { button, h, say, show } from "../shared/dom";
 import { TypingLine } from "../shared/typing";
+import type { Rating } from "../rating/main";
 import { statusText } from "./status";
+
+type RatingModule = typeof import("../rating/main");
 
 /** What the visitor can do; the chat controller implements it. */
 export interface Actions {
@@ -53,7 +56,11 @@ export class View {
   private readonly discard = button("Don't send", { class: "quiet" });
   private readonly held = h("div", { class: "held", role: "alert", hidden: true }, this.heldText, h("div", {}, this.resend, this.discard));
   private heldCount = 0;
-  private readonly rating = new Rating();
+  // The rating form (its own chunk), loaded when a conversation first ends.
+  private rating: Promise<Rating> | null = null;
+  private readonly ratingSlot = h("div", {});
+  private rated: ConversationView | null = null;
+  private actions: Actions | null = null;
   private readonly video = button("Video call");
   private readonly voice = button("Voice call");
   private readonly oneway = button("See them only");
@@ -72,6 +79,9 @@ export class View {
     h("div", { class: "channels" }, this.byVoice, this.inChat),
   );
   private readonly dialogs = h("div", {});
+  private readonly offlineSlot = h("div", { hidden: true });
+  // The offline path stands in for live chat (nobody can answer a new conversation).
+  private blocking = false;
   private conversation: ConversationView | null = null;
   private running: CallChannel | null = null;
   private readonly minimise = button("—", {
@@ -97,6 +107,7 @@ export class View {
         { class: "body" },
         this.notice,
         h("div", { class: "bar" }, this.status, this.cancel, this.end),
+        this.offlineSlot,
         this.channels,
         this.dialogs,
         this.mediaProblem,
@@ -111,7 +122,7 @@ export class View {
           this.typing.el,
         ),
         this.problem,
-        h("div", { class: "foot" }, this.rating.el, this.held, this.again, this.composer),
+        h("div", { class: "foot" }, this.ratingSlot, this.held, this.again, this.composer),
       ),
     );
     // The fresh state until the conversation (if any) is known: no "Back to chat" yet.
@@ -125,9 +136,10 @@ export class View {
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
-    this.rating.show(c?.status === "ended" ? c : null);
+    // A message left for later ended with nobody answering: nothing to rate.
+    this.rate(c?.status === "ended" && !c.offline ? c : null);
     // A site that offers no chat starts conversations with a call only.
-    show(this.composer, c ? c.status !== "ended" : this.offered.has("chat"));
+    show(this.composer, c ? c.status !== "ended" : this.offered.has("chat") && !this.blocking);
     const staff = c?.status === "active" && this.showStaff ? c.assignee?.name : undefined;
     say(this.who, staff ? initials(staff) : "");
     this.who.title = staff ?? "";
@@ -135,6 +147,27 @@ export class View {
     if (c?.status === "ended") this.typing.set(null);
     this.conversation = c;
     this.showChannels();
+  }
+
+  private rate(c: ConversationView | null): void {
+    this.rated = c;
+    if (!c && !this.rating) return;
+    this.rating ??= (import(document.body.dataset.ratingSrc ?? "") as Promise<RatingModule>).then(({ Rating }) => {
+      const form = new Rating();
+      if (this.actions) form.bind(this.actions);
+      this.ratingSlot.append(form.el);
+      return form;
+    });
+    void this.rating.then((form) => form.show(this.rated));
+  }
+
+  /** The offline path (null: none). `blocking`: instead of starting a live conversation. */
+  offline(el: HTMLElement | null, blocking: boolean): void {
+    this.blocking = !!el && blocking;
+    this.offlineSlot.replaceChildren(...(el ? [el] : []));
+    show(this.offlineSlot, !!el);
+    this.state(this.conversation);
+    if (this.blocking) el?.querySelector("input")?.focus();
   }
 
   /** `count` messages were held back because the conversation ended first: say so, and
@@ -187,7 +220,7 @@ export class View {
 
   private showChannels(): void {
     const c = this.conversation;
-    const fresh = !c;
+    const fresh = !c && !this.blocking;
     const active = c?.status === "active";
     const has = (channel: string) => this.offered.has(channel);
     const calls = has("voice") || has("video") || has("oneway");
@@ -224,7 +257,7 @@ export class View {
 
   /** Route the visitor's intents to `actions`. */
   bind(actions: Actions): void {
-    this.rating.bind(actions);
+    this.actions = actions;
     this.cancel.addEventListener("click", () => actions.cancel());
     this.end.addEventListener("click", () => actions.end());
     this.again.addEventListener("click", () => actions.again());
@@ -279,56 +312,4 @@ function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0] ?? "", words[words.length - 1] ?? ""] : words;
   return letters.map((w) => Array.from(w)[0]?.toUpperCase() ?? "").join("");
-}
-
-/** After the end: five stars and an optional comment, once per conversation (a new rating
- * replaces the old one). */
-class Rating {
-  private readonly stars: HTMLInputElement[] = [1, 2, 3, 4, 5].map((n) =>
-    h("input", { type: "radio", name: "score", value: n, id: `score-${n}` }),
-  );
-  private readonly comment = h("textarea", { id: "rating-comment", rows: 2, maxlength: 1000 });
-  private readonly send = h("button", { type: "submit", class: "primary" }, "Send rating");
-  private readonly thanks = h("p", { class: "thanks", role: "status" });
-  private readonly form = h(
-    "form",
-    { class: "rating", "aria-labelledby": "rating-title" },
-    h("p", { id: "rating-title" }, "How was your conversation?"),
-    h(
-      "fieldset",
-      { class: "stars" },
-      h("legend", { class: "sr" }, "Your rating"),
-      ...this.stars.map((star, i) =>
-        h("span", {}, star, h("label", { for: star.id, title: `${i + 1} of 5` }, "★", h("span", { class: "sr" }, `${i + 1} of 5`))),
-      ),
-    ),
-    h("label", { for: "rating-comment" }, "Anything to add? (optional)"),
-    this.comment,
-    this.send,
-  );
-  readonly el = h("div", { hidden: true }, this.form, this.thanks);
-  private shownFor: string | null = null;
-
-  show(c: ConversationView | null): void {
-    show(this.el, !!c);
-    if (!c) return;
-    if (c.id !== this.shownFor) {
-      this.shownFor = c.id;
-      this.form.reset();
-    }
-    const rated = c.rating;
-    show(this.form, !rated);
-    say(this.thanks, rated ? `Thank you: you rated this conversation ${rated.score} of 5.` : "");
-    show(this.thanks, !!rated);
-  }
-
-  bind(actions: Actions): void {
-    this.form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const score = Number(this.stars.find((s) => s.checked)?.value ?? 0);
-      if (!score) return void this.stars[0]?.focus();
-      this.send.disabled = true;
-      void actions.rate(score, this.comment.value.trim()).finally(() => (this.send.disabled = false));
-    });
-  }
 }

@@ -83,6 +83,7 @@ export type CustomerListen = {
   [ServerEvent.TYPING]: (event: TypingEvent) => void;
   [ServerEvent.READ]: (event: ReadEvent) => void;
   [ServerEvent.CALL_PROPOSED]: (event: CallProposal) => void;
+  [ServerEvent.TEAM_AWAY]: (event: { conversation_id: string }) => void;
 } & CallSignals;
 
 export type StaffListen = {
