@@ -289,13 +289,6 @@ async def create_site(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/v1/staff")
-async def list_staff(request: web.Request) -> web.Response:
-    require(request, "admin")
-    staff = await request.app[STORE].list_staff()
-    return web.json_response({"staff": [staff_json(m) for m in staff]})
-
-
 @routes.post("/api/v1/staff")
 async def create_staff(request: web.Request) -> web.Response:
     require(request, "admin")

@@ -14,7 +14,16 @@ from aiohttp import web
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
-from server import api, fanout, health, pages, precheck_api
+from server import (
+    api,
+    api_mail,
+    api_staff,
+    fanout,
+    health,
+    pages,
+    pages_account,
+    precheck_api,
+)
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
@@ -104,6 +113,9 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)
+    app.add_routes(api_staff.routes)
+    app.add_routes(api_mail.routes)
+    app.add_routes(pages_account.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -111,6 +123,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_runtime)
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
+    app.cleanup_ctx.append(api_mail.mail_runtime)
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
     app.cleanup_ctx.append(health.readiness_runtime)
     return app

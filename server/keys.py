@@ -8,6 +8,8 @@ from aiohttp import web
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.limits import RateLimits
+from server.mail import Outbox
+from server.mail_catcher import MailCatcher
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
@@ -23,3 +25,6 @@ SIGNALING = web.AppKey("signaling", Signaling)
 SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
+MAIL = web.AppKey("mail", Outbox)
+# Only while the development mail catcher runs (settings.mail_catcher).
+CATCHER = web.AppKey("catcher", MailCatcher)

@@ -27,7 +27,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
 from server.store_calls import CallStore
+from server.store_mail import MailStore
 from server.store_routing import RoutingState
+from server.store_staff import StaffStore
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
@@ -142,7 +144,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState):
+class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 

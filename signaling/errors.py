@@ -49,6 +49,18 @@ class ErrorCode(StrEnum):
     """Calls need an active conversation with a staff member in it."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
+    STAFF_NOT_FOUND = "staff.not_found"
+    """No staff member with that id."""
+    STAFF_EXISTS = "staff.exists"
+    """A staff member with this email exists already."""
+    STAFF_LAST_ADMIN = "staff.last_admin"
+    """The change would leave the team without an admin who can sign in."""
+    LINK_INVALID = "link.invalid"
+    """An invitation or password-reset link that is unknown, used already or expired."""
+    PASSWORD_WRONG = "password.wrong"  # noqa: S105 - an error code
+    """The current password given to change one's own password is not the right one."""
+    MAIL_CATCHER_OFF = "mail.catcher_off"
+    """The development mail catcher is not running (it runs with ``make demo``)."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 

@@ -69,6 +69,12 @@ export const ErrorCode = {
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
   RATE_LIMITED: "rate.limited",
+  STAFF_NOT_FOUND: "staff.not_found",
+  STAFF_EXISTS: "staff.exists",
+  STAFF_LAST_ADMIN: "staff.last_admin",
+  LINK_INVALID: "link.invalid",
+  PASSWORD_WRONG: "password.wrong",
+  MAIL_CATCHER_OFF: "mail.catcher_off",
   SERVER_ERROR: "server.error",
 } as const;
 

@@ -1,0 +1,78 @@
+"""Email in the app: the outbox and its sender in ``cleanup_ctx``, the development catcher,
+and ``GET /api/v1/caught-mail`` (admins, only while the catcher runs)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.api import error, require
+from server.keys import CATCHER, MAIL, SETTINGS, STORE
+from server.mail import MailTemplates, Outbox, Sender
+from server.mail_catcher import MailCatcher
+from server.mail_sender import MailWorker, SmtpTransport
+from signaling.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+
+async def outbox_depth(app: web.Application) -> int:
+    """Emails waiting to be sent, for the metrics gauge."""
+    return await app[MAIL].depth()
+
+
+async def mail_runtime(app: web.Application) -> AsyncIterator[None]:
+    """The outbox (always: emails are kept even without a mail server), the catcher in
+    development when asked for, and this node's sender when a mail server is set."""
+    settings = app[SETTINGS]
+    store = app[STORE]
+    outbox = Outbox(store, MailTemplates(), Sender(settings.mail_from))
+    app[MAIL] = outbox
+    catcher = None
+    if settings.mail_catcher and settings.smtp_host is not None:
+        catcher = MailCatcher(settings.smtp_host, settings.smtp_port)
+        await catcher.start()
+        app[CATCHER] = catcher
+    worker = None
+    if settings.smtp_host is None:
+        log.info("no smtp_host set: emails wait in the outbox until one is")
+    else:
+        worker = MailWorker(store, SmtpTransport(settings), settings.mail_from)
+        outbox.wake = worker.wake
+        worker.start()
+    yield
+    if worker is not None:
+        await worker.stop()
+    if catcher is not None:
+        await catcher.stop()
+
+
+@routes.get("/api/v1/caught-mail")
+async def caught_mail(request: web.Request) -> web.Response:
+    """What the development catcher received, newest first."""
+    require(request, "admin")
+    catcher = request.app.get(CATCHER)
+    if catcher is None:
+        return error(404, ErrorCode.MAIL_CATCHER_OFF, "The mail catcher is not running.")
+    return web.json_response(
+        {
+            "emails": [
+                {
+                    "number": caught.number,
+                    "received_at": caught.received_at,
+                    "from": caught.sender,
+                    "to": list(caught.recipients),
+                    "subject": caught.subject,
+                    "message_id": caught.message_id,
+                    "text": caught.text,
+                    "html": caught.html,
+                }
+                for caught in reversed(catcher.caught)
+            ]
+        },
+        headers={"Cache-Control": "no-store"},
+    )

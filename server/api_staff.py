@@ -1,0 +1,237 @@
+"""Staff administration over REST: the team list, invitations, edits and password links
+(admins); each staff member's own profile and password."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from server.api import error, read_body, require
+from server.auth import hash_password, token_digest
+from server.keys import AUTH, MAIL, SETTINGS, STORE
+from server.staff_models import (
+    CONSOLE_LANGUAGES,
+    ConsoleLanguageOut,
+    LinkSent,
+    PasswordChange,
+    ProfileEdit,
+    ProfileOut,
+    StaffEdit,
+    StaffInvite,
+    StaffList,
+    StaffOne,
+    StaffOut,
+)
+from server.store import DuplicateError
+from server.store_staff import LastAdmin, StaffProfile
+from signaling.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+LINK_HOURS = {"invite": 72, "reset": 2}
+TEMPLATES = {"invite": "staff_invite", "reset": "password_reset"}
+
+
+def answer(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(
+        model.model_dump(mode="json"), status=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def staff_id_of(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound(
+            text='{"error": {"code": "staff.not_found", "message": "No such staff member."}}',
+            content_type="application/json",
+        )
+    return int(raw)
+
+
+async def _team_name(request: web.Request) -> str:
+    sites = await request.app[STORE].list_sites()
+    return sites[0].name if len(sites) == 1 else "Porchlight"
+
+
+def _link(request: web.Request, purpose: Literal["invite", "reset"]) -> tuple[str, str, float]:
+    """A new link: (token, url, expires_at)."""
+    token = secrets.token_urlsafe(32)
+    url = f"{request.app[SETTINGS].public_url}/account/password?token={token}"
+    return token, url, time.time() + LINK_HOURS[purpose] * 3600
+
+
+# -- admins -----------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/staff")
+async def list_staff(request: web.Request) -> web.Response:
+    require(request, "admin")
+    profiles = await request.app[STORE].staff_profiles()
+    return answer(StaffList(staff=[StaffOut.of(p) for p in profiles]))
+
+
+@routes.post("/api/v1/staff/invitations")
+async def invite(request: web.Request) -> web.Response:
+    """Add a staff member without a password and email them a link to choose one. The
+    member, the link and the email are stored together or not at all."""
+    session = require(request, "admin")
+    body = await read_body(request, StaffInvite)
+    token, url, expires_at = _link(request, "invite")
+    outbox = request.app[MAIL]
+    email = outbox.render(
+        body.email,
+        TEMPLATES["invite"],
+        {
+            "name": body.name,
+            "inviter": session.member.name,
+            "team": await _team_name(request),
+            "role": body.role,
+            "url": url,
+            "hours": LINK_HOURS["invite"],
+            "product": "Porchlight",
+        },
+        "en",
+    )
+    try:
+        profile = await request.app[STORE].invite_staff(
+            body.email,
+            body.name,
+            body.role,
+            body.languages,
+            body.max_chats,
+            body.max_calls,
+            (token_digest(token), time.time(), expires_at),
+            email,
+        )
+    except DuplicateError:
+        return error(409, ErrorCode.STAFF_EXISTS, "A staff member with this email exists.")
+    outbox.wake()
+    log.info("staff %s invited by %s", profile.id, session.member.id)
+    sent = LinkSent(
+        staff=StaffOut.of(profile), url=url, expires_at=expires_at, message_id=email.message_id
+    )
+    return answer(sent, 201)
+
+
+async def _profile_or_404(request: web.Request, staff_id: int) -> StaffProfile:
+    profile = await request.app[STORE].staff_profile(staff_id)
+    if profile is None:
+        raise web.HTTPNotFound(
+            text='{"error": {"code": "staff.not_found", "message": "No such staff member."}}',
+            content_type="application/json",
+        )
+    return profile
+
+
+@routes.get("/api/v1/staff/{id}")
+async def get_staff(request: web.Request) -> web.Response:
+    require(request, "admin")
+    return answer(StaffOne(staff=StaffOut.of(await _profile_or_404(request, staff_id_of(request)))))
+
+
+@routes.patch("/api/v1/staff/{id}")
+async def edit_staff(request: web.Request) -> web.Response:
+    """Change name, role, languages or capacity; routing uses them from the next ring."""
+    session = require(request, "admin")
+    staff_id = staff_id_of(request)
+    body = await read_body(request, StaffEdit)
+    values = body.model_dump(exclude_none=True)
+    try:
+        profile = await request.app[STORE].update_staff(staff_id, **values)
+    except LastAdmin:
+        return error(
+            409,
+            ErrorCode.STAFF_LAST_ADMIN,
+            "This is the team's only admin who can sign in; make someone else admin first.",
+        )
+    if profile is None:
+        return error(404, ErrorCode.STAFF_NOT_FOUND, "No such staff member.")
+    log.info("staff %s edited by %s (%s)", staff_id, session.member.id, ", ".join(values))
+    return answer(StaffOne(staff=StaffOut.of(profile)))
+
+
+@routes.post("/api/v1/staff/{id}/password-link")
+async def password_link(request: web.Request) -> web.Response:
+    """Email a link to choose a password: the invitation again for someone who has not
+    accepted it yet, else a password reset. Earlier links of the kind stop working."""
+    session = require(request, "admin")
+    profile = await _profile_or_404(request, staff_id_of(request))
+    purpose: Literal["invite", "reset"] = "invite" if profile.invited else "reset"
+    token, url, expires_at = _link(request, purpose)
+    outbox = request.app[MAIL]
+    email = outbox.render(
+        profile.email,
+        TEMPLATES[purpose],
+        {
+            "name": profile.name,
+            "email": profile.email,
+            "inviter": session.member.name,
+            "team": await _team_name(request),
+            "role": profile.role,
+            "url": url,
+            "hours": LINK_HOURS[purpose],
+            "product": "Porchlight",
+        },
+        profile.console_language,
+    )
+    await request.app[STORE].add_link(
+        token_digest(token), profile.id, purpose, (time.time(), expires_at), email
+    )
+    outbox.wake()
+    log.info("staff %s sent a %s link by %s", profile.id, purpose, session.member.id)
+    sent = LinkSent(
+        staff=StaffOut.of(profile), url=url, expires_at=expires_at, message_id=email.message_id
+    )
+    return answer(sent, 201)
+
+
+# -- one's own profile ------------------------------------------------------------------
+
+
+def _profile_out(profile: StaffProfile) -> ProfileOut:
+    return ProfileOut(
+        staff=StaffOut.of(profile),
+        console_languages=[
+            ConsoleLanguageOut(code=code, name=name) for code, name in CONSOLE_LANGUAGES.items()
+        ],
+    )
+
+
+@routes.get("/api/v1/me/profile")
+async def my_profile(request: web.Request) -> web.Response:
+    session = require(request)
+    return answer(_profile_out(await _profile_or_404(request, session.member.id)))
+
+
+@routes.patch("/api/v1/me/profile")
+async def edit_my_profile(request: web.Request) -> web.Response:
+    """One's own name and console language (also the language of one's emails)."""
+    session = require(request)
+    body = await read_body(request, ProfileEdit)
+    profile = await request.app[STORE].update_staff(
+        session.member.id, **body.model_dump(exclude_none=True)
+    )
+    if profile is None:
+        return error(404, ErrorCode.STAFF_NOT_FOUND, "No such staff member.")
+    return answer(_profile_out(profile))
+
+
+@routes.post("/api/v1/me/password")
+async def change_my_password(request: web.Request) -> web.Response:
+    """A new password, given the current one. Other sessions stay signed in."""
+    session = require(request)
+    body = await read_body(request, PasswordChange)
+    store = request.app[STORE]
+    current = await store.password_hash(session.member.id)
+    if not await request.app[AUTH].passwords.verify(current or None, body.current_password):
+        return error(400, ErrorCode.PASSWORD_WRONG, "Your current password is not right.")
+    await store.set_password_hash(session.member.id, hash_password(body.new_password))
+    log.info("staff %s changed their password", session.member.id)
+    return web.json_response({"ok": True})

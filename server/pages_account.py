@@ -1,0 +1,107 @@
+"""The page an invitation or password-reset link opens: choose a password. A plain HTML
+form (no script), so it works in any browser a link is opened in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from server.auth import hash_password, token_digest
+from server.keys import AUTH, SIGNALING, STORE
+from server.pages import csp, render
+from server.staff_models import MIN_PASSWORD
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+TITLES = {"invite": "Welcome to Porchlight", "reset": "Choose a new password"}
+
+
+def _page(request: web.Request, status: int = 200, **context: Any) -> web.Response:
+    body = render(request, "account.html", min_length=MIN_PASSWORD, **context)
+    return web.Response(
+        text=body,
+        status=status,
+        content_type="text/html",
+        headers={
+            # The form posts to this page only; the token must not leak in a Referer.
+            "Content-Security-Policy": csp(request, "'none'").replace(
+                "form-action 'none'", "form-action 'self'"
+            ),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _spent(request: web.Request) -> web.Response:
+    return _page(request, 410, state="spent", title="This link no longer works")
+
+
+@routes.get("/account/password")
+async def password_page(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")
+    held = await request.app[STORE].link_holder(token_digest(token), time.time())
+    if not token or held is None:
+        return _spent(request)
+    profile, purpose = held
+    return _page(
+        request,
+        state="form",
+        title=TITLES[purpose],
+        purpose=purpose,
+        name=profile.name,
+        email=profile.email,
+        token=token,
+        problem="",
+    )
+
+
+@routes.post("/account/password")
+async def set_password(request: web.Request) -> web.Response:
+    """Spend the link and set the password. A reset also signs the member out everywhere
+    (whoever asked for it may fear that someone else knows the old one)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in request.app[AUTH].own_origins(
+        {"HTTP_HOST": request.host}
+    ):
+        raise web.HTTPForbidden(text="Cross-site request refused.")
+    form = await request.post()
+    token, password, confirm = (str(form.get(k, "")) for k in ("token", "password", "confirm"))
+    store = request.app[STORE]
+    held = await store.link_holder(token_digest(token), time.time())
+    if not token or held is None:
+        return _spent(request)
+    profile, purpose = held
+    problem = ""
+    if len(password) < MIN_PASSWORD or len(password) > 1024:
+        problem = f"The password needs at least {MIN_PASSWORD} characters."
+    elif password != confirm:
+        problem = "The two passwords are not the same."
+    if problem:
+        return _page(
+            request,
+            400,
+            state="form",
+            title=TITLES[purpose],
+            purpose=purpose,
+            name=profile.name,
+            email=profile.email,
+            token=token,
+            problem=problem,
+        )
+    password_hash = await asyncio.to_thread(hash_password, password)
+    used = await store.use_link(token_digest(token), time.time(), password_hash)
+    if used is None:  # spent in another tab meanwhile
+        return _spent(request)
+    profile, purpose = used
+    if purpose == "reset":
+        await request.app[AUTH].end_all_sessions(profile.id)
+        await request.app[SIGNALING].sign_out(profile.id)
+    log.info("staff %s set their password (%s link)", profile.id, purpose)
+    return _page(request, state="done", title="Password set", email=profile.email)
