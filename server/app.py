@@ -15,6 +15,7 @@ from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 
 from server import (
+    admin_pages,
     api,
     api_mail,
     api_staff,
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(pages.routes)
+    admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(precheck_api.routes)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from server.admin_nav import ROLES, first_page
 from server.auth import SESSION_COOKIE
 from server.keys import ASSETS, AUTH, SETTINGS, STORE, TEMPLATES
 
@@ -109,10 +110,17 @@ async def console(request: web.Request) -> web.Response:
     """The staff console shell; the app signs in over the API. ``signedIn`` spares a signed-out
     visitor the ``/me`` call that would answer 401."""
     session = await request.app[AUTH].session(request.cookies.get(SESSION_COOKIE))
+    # Per role, so a staff member who signs in on this page gets their link too.
+    settings = {role: page for role in ROLES if (page := first_page(role))}
+    config = {
+        "productName": "Porchlight",
+        "signedIn": session is not None,
+        "settings": {role: f"/console/{page.slug}" for role, page in settings.items()},
+    }
     body = render(
         request,
         "console.html",
-        config_json=page_json({"productName": "Porchlight", "signedIn": session is not None}),
+        config_json=page_json(config),
         lang="en",
         dir="ltr",
     )

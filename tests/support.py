@@ -7,7 +7,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import socketio
@@ -17,7 +17,7 @@ from server.app import create_app
 from server.auth import SESSION_COOKIE, hash_password
 from server.keys import STORE
 from server.settings import Settings
-from signaling.ports import NewMessage, Sender, Site, StaffMember
+from signaling.ports import NewMessage, Role, Sender, Site, StaffMember
 
 SHOP = "http://shop.test"
 PASSWORD = "correct horse battery"
@@ -91,7 +91,7 @@ class Server:
         return await self.app[STORE].create_staff(
             email=f"{name.lower()}@staff.test",
             name=name,
-            role="admin" if role == "admin" else "agent",
+            role=cast(Role, role),
             password_hash=hash_password(PASSWORD),
             languages=languages,
             max_chats=max_chats,

@@ -2,7 +2,7 @@
 // logical names (frame.js) to fingerprinted files. The loader keeps a stable name because
 // it is served at /widget.js, which site owners paste once.
 import { build } from "esbuild";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -29,7 +29,15 @@ const common = {
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-const [loader, apps, call] = await Promise.all([
+// The console's admin pages: every src/admin/pages/<slug>.ts is bundle admin-<slug>.js, loaded
+// only by its own page (server/admin_pages.py).
+const adminPages = Object.fromEntries(
+  readdirSync(join(here, "src", "admin", "pages"))
+    .filter((file) => file.endsWith(".ts"))
+    .map((file) => [`admin-${file.slice(0, -3)}`, `src/admin/pages/${file}`]),
+);
+
+const [loader, apps, call, admin] = await Promise.all([
   build({ ...common, entryPoints: { loader: "src/loader.ts" }, entryNames: "[name]" }),
   build({
     ...common,
@@ -43,14 +51,16 @@ const [loader, apps, call] = await Promise.all([
     entryPoints: { call: "src/call/main.ts" },
     entryNames: "[name]-[hash]",
   }),
+  build({ ...common, entryPoints: adminPages, entryNames: "[name]-[hash]" }),
 ]);
 
 const manifest = {};
-for (const { metafile } of [loader, apps, call]) {
+for (const { metafile } of [loader, apps, call, admin]) {
   for (const [path, output] of Object.entries(metafile.outputs)) {
     if (!output.entryPoint) continue;
     const name = basename(output.entryPoint).replace(/\.ts$/, "");
-    const app = name === "main" ? basename(dirname(output.entryPoint)) : name;
+    const page = output.entryPoint.startsWith("src/admin/pages/");
+    const app = page ? `admin-${name}` : name === "main" ? basename(dirname(output.entryPoint)) : name;
     manifest[`${app}.js`] = basename(path);
     if (output.cssBundle) manifest[`${app}.css`] = basename(output.cssBundle);
   }
@@ -66,9 +76,9 @@ const rows = Object.entries(manifest).map(([logical, file]) => {
   return [logical, file, raw(file), gz(file)];
 });
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`${pad("asset", 12)}${pad("file", 28)}${pad("raw", 10)}gzip`);
+console.log(`${pad("asset", 18)}${pad("file", 30)}${pad("raw", 10)}gzip`);
 for (const [logical, file, r, g] of rows) {
-  console.log(`${pad(logical, 12)}${pad(file, 28)}${pad((r / KB).toFixed(2) + " KB", 10)}${(g / KB).toFixed(2)} KB`);
+  console.log(`${pad(logical, 18)}${pad(file, 30)}${pad((r / KB).toFixed(2) + " KB", 10)}${(g / KB).toFixed(2)} KB`);
 }
 let over = false;
 for (const [app, limit] of Object.entries(budgets)) {

@@ -41,3 +41,24 @@ async def test_admins_act_only_on_conversations_they_hold(
     still = await ana.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
     assert still["conversation"]["status"] == "active"
     assert still["conversation"]["staff_read_seq"] == 0
+
+
+async def test_a_supervisor_reads_any_conversation_but_acts_in_none(
+    server: Server, clients: list[Peer]
+) -> None:
+    ana = await staff_peer(server, await server.add_staff("Ana"))
+    lead = await staff_peer(
+        server, await server.add_staff("Lead", role="supervisor"), available=False
+    )
+    visitor = customer(server)
+    clients += [ana, lead, visitor]
+    await visitor.connect()
+    cid = (await visitor.ok("conversation.start", {}))["conversation"]["id"]
+    await ana.wait_for("ring")
+    await ana.ok("ring.accept", {"conversation_id": cid})
+
+    resumed = await lead.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
+    assert resumed["conversation"]["status"] == "active"
+    assert await lead.refused_with(
+        "message.send", {"conversation_id": cid, "client_msg_id": "supervisor-1", "body": "x"}
+    ) == ("conversation.not_assigned")

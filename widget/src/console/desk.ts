@@ -60,6 +60,7 @@ export class Desk implements PanelActions, Answer {
     private readonly session: Session,
     productName: string,
     private readonly signedOut: (notice?: string) => void,
+    settingsUrl?: string,
   ) {
     const signOut = button("Sign out");
     signOut.addEventListener("click", () => void this.signOut());
@@ -86,6 +87,7 @@ export class Desk implements PanelActions, Answer {
         h("label", { for: "presence" }, "Presence"),
         this.presence,
         check,
+        settingsUrl ? h("a", { href: settingsUrl, class: "settings" }, "Settings") : null,
         signOut,
         everywhere,
       ),

@@ -7,7 +7,7 @@ import { loginForm } from "./login";
 
 // `signedIn: false` (when the page knows there is no session) skips a /me call that would
 // answer 401, which browsers log as a console error.
-const config = readConfig<{ productName?: string; signedIn?: boolean }>();
+const config = readConfig<{ productName?: string; signedIn?: boolean; settings?: Record<string, string> }>();
 const productName = config.productName || "Porchlight";
 
 function signIn(notice?: string): void {
@@ -15,7 +15,7 @@ function signIn(notice?: string): void {
 }
 
 function signedIn(session: Session): void {
-  document.body.replaceChildren(new Desk(session, productName, signIn).el);
+  document.body.replaceChildren(new Desk(session, productName, signIn, config.settings?.[session.staff.role]).el);
 }
 
 (config.signedIn === false ? Promise.resolve(null) : me()).then(
