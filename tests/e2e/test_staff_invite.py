@@ -1,0 +1,112 @@
+"""The must-show of staff invitations: an admin invites someone from the console's Staff
+page, the email arrives at a real SMTP server, and the invitee follows its link, chooses a
+password and signs in to the console."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.e2e.conftest import ConsoleErrors, Stack, running_stack
+from tests.e2e.test_chat_flow import open_console
+from tests.smtp import SmtpServer
+
+TIMEOUT = 10_000
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/account/password\?token=[\w-]+")
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+async def mailed(tmp_path: Path) -> AsyncIterator[tuple[Stack, SmtpServer]]:
+    smtp = SmtpServer()
+    await smtp.start()
+    try:
+        async with running_stack(
+            tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none"
+        ) as stack:
+            yield stack, smtp
+    finally:
+        await smtp.stop()
+
+
+async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_signs_in(
+    browser: Browser,
+    mailed: tuple[Stack, SmtpServer],
+    console_errors: ConsoleErrors,
+    tmp_path: Path,
+) -> None:
+    stack, smtp = mailed
+    url = stack.server.url
+    admin = await stack.server.add_staff("Root", role="admin")
+    context = await browser.new_context()
+    try:
+        page = console_errors.watch(await context.new_page())
+        await open_console(page, url, admin.email)
+        await page.get_by_role("link", name="Settings").click()
+        await page.get_by_role("link", name="Staff").click()
+        await expect(page.get_by_role("heading", name="Staff", level=1)).to_be_visible(
+            timeout=TIMEOUT
+        )
+        invite = page.get_by_role("region", name="Invite someone")
+        await invite.get_by_label("Email").fill("ana@")
+        await invite.get_by_label("Name").fill("Ana Silva")
+        await invite.get_by_role("button", name="Send invitation").click()
+        await expect(invite.get_by_role("alert")).to_have_text(
+            "Write their email address, such as ana@example.com."
+        )
+        await invite.get_by_label("Email").fill("ana@example.com")
+        await invite.get_by_label("Languages").fill("en, pt-BR")
+        await invite.get_by_label("Role").select_option("supervisor")
+        await invite.get_by_role("button", name="Send invitation").click()
+        await expect(page.get_by_role("status").first).to_contain_text(
+            "on its way to ana@example.com", timeout=TIMEOUT
+        )
+        row = page.get_by_role("row").filter(has_text="ana@example.com")
+        await expect(row).to_contain_text("Invited")
+        await expect(row).to_contain_text("en, pt-BR")
+        await page.screenshot(path=tmp_path / "staff.png", full_page=True)
+        await page.set_viewport_size(PHONE)
+        await page.screenshot(path=tmp_path / "staff-phone.png", full_page=True)
+    finally:
+        await context.close()
+
+    [email] = await smtp.wait_for(1)
+    assert email["To"] == "ana@example.com"
+    assert email["Subject"] == "Root invited you to Shop on Porchlight"
+    text = email.get_body(("plain",))
+    assert text is not None
+    found = LINK.search(text.get_content())
+    assert found is not None
+
+    invitee = await browser.new_context(viewport=PHONE)
+    try:
+        page = console_errors.watch(await invitee.new_page())
+        await page.goto(found.group(0))
+        await expect(page.get_by_role("heading", name="Welcome to Porchlight")).to_be_visible()
+        await page.get_by_label("New password").fill("ana's own password")
+        await page.get_by_label("Repeat it").fill("ana's own password")
+        await page.screenshot(path=tmp_path / "set-password.png", full_page=True)
+        await page.get_by_role("button", name="Set password").click()
+        await expect(page.get_by_role("status")).to_contain_text("is set")
+        await page.get_by_role("link", name="Sign in to the console").click()
+        await page.get_by_label("Email").fill("ana@example.com")
+        await page.get_by_label("Password").fill("ana's own password")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_label("Presence")).to_be_visible(timeout=TIMEOUT)
+        # Her profile says who she is; the invitation set her role.
+        await page.get_by_role("link", name="Settings").click()
+        await expect(page.get_by_role("heading", name="Profile", level=1)).to_be_visible(
+            timeout=TIMEOUT
+        )
+        await expect(page.get_by_text("supervisor", exact=True)).to_be_visible()
+        await page.screenshot(path=tmp_path / "profile-phone.png", full_page=True)
+        # The link worked once.
+        await page.goto(found.group(0))
+        await expect(page.get_by_role("alert")).to_contain_text("expired or has been used")
+    finally:
+        await invitee.close()
+    assert [e for e in console_errors.errors if "410" not in e] == []
