@@ -53,7 +53,6 @@ class MailCatcher:
         self.caught: deque[CaughtEmail] = deque(maxlen=KEPT)
         self._count = 0
         self._server: asyncio.AbstractServer | None = None
-        self.arrived = asyncio.Condition()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -94,6 +93,4 @@ class MailCatcher:
                 html=_part(message, "html"),
             )
         )
-        async with self.arrived:
-            self.arrived.notify_all()
         return "250 Message caught"

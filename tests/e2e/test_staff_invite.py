@@ -14,6 +14,7 @@ from playwright.async_api import Browser, expect
 from tests.e2e.conftest import ConsoleErrors, Stack, running_stack
 from tests.e2e.test_chat_flow import open_console
 from tests.smtp import SmtpServer
+from tests.support import free_port
 
 TIMEOUT = 10_000
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/account/password\?token=[\w-]+")
@@ -110,3 +111,36 @@ async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_si
     finally:
         await invitee.close()
     assert [e for e in console_errors.errors if "410" not in e] == []
+
+
+async def test_in_development_the_console_lists_every_email_caught(
+    browser: Browser, tmp_path: Path, console_errors: ConsoleErrors
+) -> None:
+    async with running_stack(
+        tmp_path,
+        mail_catcher=True,
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_security="none",
+    ) as stack:
+        admin = await stack.server.add_staff("Root", role="admin")
+        kim = await stack.server.add_staff("Kim")
+        context = await browser.new_context()
+        try:
+            page = console_errors.watch(await context.new_page())
+            await open_console(page, stack.server.url, admin.email)
+            await expect(page.get_by_label("Presence")).to_be_visible(timeout=TIMEOUT)
+            await page.goto(f"{stack.server.url}/console/staff")
+            await page.get_by_role("button", name="Send password reset to Kim").click()
+            await expect(page.get_by_role("status").first).to_contain_text(
+                f"on its way to {kim.email}", timeout=TIMEOUT
+            )
+            await page.get_by_role("link", name="Caught email").click()
+            mail = page.get_by_role("article", name="Reset your Porchlight password")
+            await expect(mail).to_contain_text(f"To {kim.email}", timeout=TIMEOUT)
+            link = mail.get_by_role("link")
+            assert "/account/password?token=" in (await link.get_attribute("href") or "")
+            await page.screenshot(path=tmp_path / "caught-mail.png", full_page=True)
+        finally:
+            await context.close()
+    assert console_errors.errors == []
