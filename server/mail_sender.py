@@ -77,6 +77,7 @@ class SmtpTransport:
             username=s.smtp_username,
             password=s.smtp_password,
             timeout=s.smtp_timeout,
+            cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
         )
         await client.connect()
         try:

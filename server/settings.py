@@ -102,6 +102,9 @@ class Settings(BaseModel):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    # CA certificates (PEM) that the mail server's certificate must chain to, for a relay with
+    # a private certificate; unset: the system's CAs. Certificates are always verified.
+    smtp_ca_file: Path | None = None
     mail_from: str = "Porchlight <porchlight@localhost>"
     # Development only: catch every email in this process (on smtp_host:smtp_port) and list
     # them in the console, so the demo needs no mail server.
@@ -148,6 +151,15 @@ class Settings(BaseModel):
         _name, address = parseaddr(value)
         if "\n" in value or "\r" in value or not EMAIL.fullmatch(address):
             raise ValueError("must be an address such as Porchlight <support@example.com>")
+        return value
+
+    @field_validator("smtp_ca_file", mode="before")
+    @classmethod
+    def _ca_file(cls, value: Any) -> Any:
+        if not value:
+            return None
+        if not Path(value).is_file():
+            raise ValueError(f"{value} is not a file (a PEM bundle of CA certificates)")
         return value
 
     @model_validator(mode="after")

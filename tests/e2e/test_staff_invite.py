@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack, running_stack
 from tests.e2e.test_chat_flow import open_console
@@ -18,7 +18,7 @@ from tests.support import free_port
 
 TIMEOUT = 10_000
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/account/password\?token=[\w-]+")
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture

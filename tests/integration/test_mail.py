@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from server.mail import MailTemplates, Outbox, Sender
 from server.mail_sender import MailWorker, RetryPolicy, SmtpTransport
 from server.settings import Settings
 from server.store import SqlStore
-from tests.smtp import SmtpServer
+from tests.smtp import SmtpServer, self_signed
 
 INVITE = {
     "name": "Ana",
@@ -167,3 +168,59 @@ async def test_two_senders_at_once_send_every_email_exactly_once(
     await asyncio.gather(*(drain(w) for w in workers))
     assert sorted(smtp.message_ids()) == sorted(ids)
     assert await outbox.depth() == 0
+
+
+# aiosmtpd warns that AUTH over implicit TLS does not "require TLS": its check knows STARTTLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_mail_goes_over_tls_with_authentication_and_a_wrong_password_only_waits(
+    store: SqlStore, tmp_path: Path, security: str
+) -> None:
+    context, ca_file = self_signed(tmp_path)
+    smtp = SmtpServer(tls=context, security=security, credentials=("porchlight", "s3cret"))
+    await smtp.start()
+    clock = Clock()
+    outbox = outbox_for(store, clock)
+    try:
+
+        def worker(password: str) -> MailWorker:
+            settings = Settings.model_validate(
+                {
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp.port,
+                    "smtp_security": security,
+                    "smtp_username": "porchlight",
+                    "smtp_password": password,
+                    "smtp_ca_file": str(ca_file),
+                    "smtp_timeout": 5,
+                }
+            )
+            return MailWorker(store, SmtpTransport(settings), "team@porchlight.test", now=clock)
+
+        message_id = await outbox.enqueue("ana@example.com", "staff_invite", INVITE)
+        assert await worker("wrong").deliver_due() == 1
+        assert smtp.received == [] and await outbox.depth() == 1
+        clock.now += 5
+        assert await worker("s3cret").deliver_due() == 1
+        assert smtp.message_ids() == [message_id]
+        assert await outbox.depth() == 0
+    finally:
+        await smtp.stop()
+
+
+async def test_a_certificate_the_sender_does_not_trust_is_refused(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    context, _ = self_signed(tmp_path)
+    smtp = SmtpServer(tls=context, security="tls")
+    await smtp.start()
+    clock = Clock()
+    try:
+        await outbox_for(store, clock).enqueue("ana@example.com", "staff_invite", INVITE)
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="tls")
+        sender = MailWorker(store, SmtpTransport(settings), "team@porchlight.test", now=clock)
+        assert await sender.deliver_due() == 1
+        assert smtp.received == []
+        assert await store.email_statuses() == {"pending": 1}
+    finally:
+        await smtp.stop()

@@ -48,6 +48,7 @@ def test_mail_settings_are_read_from_the_environment() -> None:
         ({"PORCHLIGHT_SMTP_PORT": "0"}, "smtp_port (PORCHLIGHT_SMTP_PORT)"),
         ({"PORCHLIGHT_MAIL_FROM": "not an address"}, "mail_from (PORCHLIGHT_MAIL_FROM)"),
         ({"PORCHLIGHT_SMTP_USERNAME": "me"}, "smtp_username and smtp_password"),
+        ({"PORCHLIGHT_SMTP_CA_FILE": "/no/such/ca.pem"}, "smtp_ca_file (PORCHLIGHT_SMTP_CA_FILE)"),
         (
             {
                 "PORCHLIGHT_SMTP_USERNAME": "me",
