@@ -157,23 +157,24 @@ async def edit_staff(request: web.Request) -> web.Response:
     return answer(StaffOne(staff=StaffOut.of(profile)))
 
 
-@routes.post("/api/v1/staff/{id}/password-link")
-async def password_link(request: web.Request) -> web.Response:
-    """Email a link to choose a password: the invitation again for someone who has not
-    accepted it yet, else a password reset. Earlier links of the kind stop working."""
-    session = require(request, "admin")
-    profile = await _profile_or_404(request, staff_id_of(request))
+async def send_password_link(app: web.Application, profile: StaffProfile, sender: str) -> LinkSent:
+    """Email ``profile`` a link to choose a password: the invitation again if they have not
+    accepted it yet, else a password reset. Earlier links of the kind stop working.
+    ``sender``: who asked (the inviter's name in an invitation)."""
     purpose: Literal["invite", "reset"] = "invite" if profile.invited else "reset"
-    token, url, expires_at = _link(request, purpose)
-    outbox = request.app[MAIL]
+    token = secrets.token_urlsafe(32)
+    url = f"{app[SETTINGS].public_url}/account/password?token={token}"
+    expires_at = time.time() + LINK_HOURS[purpose] * 3600
+    outbox = app[MAIL]
+    sites = await app[STORE].list_sites()
     email = outbox.render(
         profile.email,
         TEMPLATES[purpose],
         {
             "name": profile.name,
             "email": profile.email,
-            "inviter": session.member.name,
-            "team": await _team_name(request),
+            "inviter": sender,
+            "team": sites[0].name if len(sites) == 1 else "Porchlight",
             "role": profile.role,
             "url": url,
             "hours": LINK_HOURS[purpose],
@@ -181,15 +182,22 @@ async def password_link(request: web.Request) -> web.Response:
         },
         profile.console_language,
     )
-    await request.app[STORE].add_link(
+    await app[STORE].add_link(
         token_digest(token), profile.id, purpose, (time.time(), expires_at), email
     )
     outbox.wake()
-    log.info("staff %s sent a %s link by %s", profile.id, purpose, session.member.id)
-    sent = LinkSent(
+    log.info("staff %s sent a %s link", profile.id, purpose)
+    return LinkSent(
         staff=StaffOut.of(profile), url=url, expires_at=expires_at, message_id=email.message_id
     )
-    return answer(sent, 201)
+
+
+@routes.post("/api/v1/staff/{id}/password-link")
+async def password_link(request: web.Request) -> web.Response:
+    """An admin sends someone a link to choose a password (``send_password_link``)."""
+    session = require(request, "admin")
+    profile = await _profile_or_404(request, staff_id_of(request))
+    return answer(await send_password_link(request.app, profile, session.member.name), 201)
 
 
 # -- one's own profile ------------------------------------------------------------------

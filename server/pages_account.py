@@ -10,9 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api import wait_text
+from server.api_staff import LINK_HOURS, send_password_link
 from server.auth import hash_password, token_digest
-from server.keys import AUTH, SIGNALING, STORE
+from server.keys import AUTH, SIGNALING, STORE, THROTTLE
+from server.net import request_address
 from server.pages import csp, render
+from server.settings import EMAIL
 from server.staff_models import MIN_PASSWORD
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,15 @@ def _page(request: web.Request, status: int = 200, **context: Any) -> web.Respon
             "Referrer-Policy": "same-origin",
         },
     )
+
+
+def _same_origin(request: web.Request) -> None:
+    """Forms post from our own pages only (browsers always send Origin on a POST)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in request.app[AUTH].own_origins(
+        {"HTTP_HOST": request.host}
+    ):
+        raise web.HTTPForbidden(text="Cross-site request refused.")
 
 
 def _spent(request: web.Request) -> web.Response:
@@ -68,11 +81,7 @@ async def password_page(request: web.Request) -> web.Response:
 async def set_password(request: web.Request) -> web.Response:
     """Spend the link and set the password. A reset also signs the member out everywhere
     (whoever asked for it may fear that someone else knows the old one)."""
-    origin = request.headers.get("Origin")
-    if origin is not None and origin not in request.app[AUTH].own_origins(
-        {"HTTP_HOST": request.host}
-    ):
-        raise web.HTTPForbidden(text="Cross-site request refused.")
+    _same_origin(request)
     form = await request.post()
     token, password, confirm = (str(form.get(k, "")) for k in ("token", "password", "confirm"))
     store = request.app[STORE]
@@ -107,3 +116,49 @@ async def set_password(request: web.Request) -> web.Response:
         await request.app[SIGNALING].sign_out(profile.id)
     log.info("staff %s set their password (%s link)", profile.id, purpose)
     return _page(request, state="done", title="Password set", email=profile.email)
+
+
+@routes.get("/account/forgot")
+async def forgot_page(request: web.Request) -> web.Response:
+    return _page(request, state="forgot", title="Forgot your password?", email="", problem="")
+
+
+@routes.post("/account/forgot")
+async def forgot(request: web.Request) -> web.Response:
+    """Email a password link to the staff member with this address, if there is one. The
+    answer is the same either way (it tells no one who works here), and requests are
+    counted like sign-in attempts, per address and per email."""
+    _same_origin(request)
+    form = await request.post()
+    email = str(form.get("email", "")).strip().lower()[:254]
+    if not EMAIL.fullmatch(email):
+        return _page(
+            request,
+            400,
+            state="forgot",
+            title="Forgot your password?",
+            email=email,
+            problem="Write your email address, such as ana@example.com.",
+        )
+    wait = await request.app[THROTTLE].admit(f"reset:{email}", request_address(request))
+    if wait > 0:
+        return _page(
+            request,
+            429,
+            state="forgot",
+            title="Forgot your password?",
+            email=email,
+            problem=f"Too many requests. Try again in {wait_text(wait)}.",
+        )
+    store = request.app[STORE]
+    found = await store.staff_credentials(email)
+    profile = await store.staff_profile(found[0].id) if found else None
+    if profile is not None:
+        await send_password_link(request.app, profile, "Your team")
+    return _page(
+        request,
+        state="forgot-sent",
+        title="Check your email",
+        email=email,
+        hours=LINK_HOURS["reset"],
+    )

@@ -94,6 +94,8 @@ async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_si
         await page.get_by_role("button", name="Set password").click()
         await expect(page.get_by_role("status")).to_contain_text("is set")
         await page.get_by_role("link", name="Sign in to the console").click()
+        await expect(page.get_by_role("link", name="Forgot your password?")).to_be_visible()
+        await page.screenshot(path=tmp_path / "sign-in-phone.png")
         await page.get_by_label("Email").fill("ana@example.com")
         await page.get_by_label("Password").fill("ana's own password")
         await page.get_by_role("button", name="Sign in").click()

@@ -267,3 +267,30 @@ async def test_the_caught_mail_is_for_admins_and_only_while_the_catcher_runs(
     assert status == 200
     assert body["emails"][0]["subject"] == "Reset your Porchlight password"
     assert body["emails"][0]["to"] == [boss.email]
+
+
+async def test_a_member_who_forgot_their_password_gets_a_link_and_no_one_learns_who_works_here(
+    server: Server,
+) -> None:
+    kim = await server.add_staff("Kim")
+    forgot = f"{server.url}/account/forgot"
+    status, page = await form(forgot)
+    assert status == 200 and "Forgot your password?" in page
+    status, unknown = await form(forgot, {"email": "nobody@example.com"})
+    status_known, known = await form(forgot, {"email": kim.email.upper()})
+    assert (status, status_known) == (200, 200)
+    assert "If <strong>nobody@example.com</strong> belongs" in unknown
+    assert f"If <strong>{kim.email}</strong> belongs" in known
+    url = await caught_link(server, kim.email)
+    assert [m.recipients for m in server.app[CATCHER].caught] == [(kim.email,)]
+    assert (await form(url))[0] == 200
+    # Counted like sign-in attempts: a flood for one address is held back.
+    statuses = [(await form(forgot, {"email": kim.email}))[0] for _ in range(6)]
+    assert statuses[-1] == 429
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            forgot, data={"email": kim.email}, headers={"Origin": "https://evil.test"}
+        ) as reply,
+    ):
+        assert reply.status == 403
