@@ -76,3 +76,28 @@ async def caught_mail(request: web.Request) -> web.Response:
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+@routes.get("/api/v1/caught-mail/{number}/html")
+async def caught_html(request: web.Request) -> web.Response:
+    """One caught email's HTML part as its recipient's mail client would show it: in a
+    sandbox, without scripts, fetching nothing (images inline only)."""
+    require(request, "admin")
+    catcher = request.app.get(CATCHER)
+    number = request.match_info["number"]
+    found = None
+    if catcher is not None and number.isdigit():
+        found = next((c for c in catcher.caught if c.number == int(number)), None)
+    if found is None or not found.html:
+        return error(404, ErrorCode.MAIL_CATCHER_OFF, "No such caught email.")
+    return web.Response(
+        text=found.html,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+            ),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

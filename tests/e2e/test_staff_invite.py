@@ -140,9 +140,14 @@ async def test_in_development_the_console_lists_every_email_caught(
             await page.get_by_role("link", name="Caught email").click()
             mail = page.get_by_role("article", name="Reset your Porchlight password")
             await expect(mail).to_contain_text(f"To {kim.email}", timeout=TIMEOUT)
-            link = mail.get_by_role("link")
+            link = mail.locator('pre a[href*="/account/password?token="]')
             assert "/account/password?token=" in (await link.get_attribute("href") or "")
             await page.screenshot(path=tmp_path / "caught-mail.png", full_page=True)
+            async with context.expect_page() as opened:
+                await mail.get_by_role("link", name="View as the recipient sees it").click()
+            html = await opened.value
+            await expect(html.get_by_role("link", name="Choose a new password")).to_be_visible()
+            await html.screenshot(path=tmp_path / "caught-mail-html.png", full_page=True)
         finally:
             await context.close()
     assert console_errors.errors == []

@@ -10,6 +10,7 @@ interface Caught {
   to: string[];
   subject: string;
   text: string;
+  html: string;
 }
 
 const list = h("div", { class: "sites", "aria-live": "polite" });
@@ -56,5 +57,8 @@ function card(email: Caught): HTMLElement {
     h("h2", { id, dir: "auto" }, email.subject || "(no subject)"),
     h("p", { class: "mail-meta" }, `To ${email.to.join(", ")} · ${when}`),
     h("pre", { class: "mail-body", dir: "auto" }, linkify(email.text)),
+    email.html
+      ? h("p", {}, h("a", { href: `/api/v1/caught-mail/${email.number}/html`, target: "_blank", rel: "noopener" }, "View as the recipient sees it (HTML)"))
+      : null,
   );
 }
