@@ -34,6 +34,13 @@ def _tuple(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
+def _site_values(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - SITE_FIELDS
+    if unknown:
+        raise TypeError(f"not site settings: {sorted(unknown)}")
+    return {k: _json_list(v) if k in _LISTS else v for k, v in fields.items()}
+
+
 def site_from_row(row: RowMapping) -> Site:
     return Site(
         id=row["id"],
@@ -42,6 +49,13 @@ def site_from_row(row: RowMapping) -> Site:
         allowed_origins=_tuple(row["allowed_origins"]),
         greeting=row["greeting"],
         relay_only=bool(row["relay_only"]),
+        channels=_tuple(row["channels"]),
+        brand_color=row["brand_color"],
+        launcher_position=row["launcher_position"],
+        launcher_text=row["launcher_text"],
+        show_staff=bool(row["show_staff"]),
+        seen_origin=row["seen_origin"],
+        seen_at=row["seen_at"],
     )
 
 
@@ -63,7 +77,29 @@ _SITE = (
     sites.c.allowed_origins,
     sites.c.greeting,
     sites.c.relay_only,
+    sites.c.channels,
+    sites.c.brand_color,
+    sites.c.launcher_position,
+    sites.c.launcher_text,
+    sites.c.show_staff,
+    sites.c.seen_origin,
+    sites.c.seen_at,
 )
+# What a site owner may change (server.site_settings validates it); lists are stored as JSON.
+SITE_FIELDS = frozenset(
+    {
+        "name",
+        "allowed_origins",
+        "greeting",
+        "relay_only",
+        "channels",
+        "brand_color",
+        "launcher_position",
+        "launcher_text",
+        "show_staff",
+    }
+)
+_LISTS = {"allowed_origins", "channels"}
 _STAFF = (
     staff.c.id,
     staff.c.email,
@@ -73,7 +109,9 @@ _STAFF = (
     staff.c.max_chats,
 )
 # Built once: these run on every socket connect and every staff event.
-_GET_SITE = sa.select(*_SITE).where(sites.c.key == sa.bindparam("site_key"))
+_GET_SITE = sa.select(*_SITE).where(
+    sites.c.key == sa.bindparam("site_key"), sites.c.deleted_at.is_(None)
+)
 _GET_STAFF = sa.select(*_STAFF).where(staff.c.id == sa.bindparam("id"))
 _GET_SESSION = (
     sa.select(*_STAFF, staff_sessions.c.csrf_token)
@@ -138,7 +176,7 @@ class Accounts:
 
     async def list_sites(self) -> list[Site]:
         """Every site, oldest first."""
-        statement = sa.select(*_SITE).order_by(sites.c.id)
+        statement = sa.select(*_SITE).where(sites.c.deleted_at.is_(None)).order_by(sites.c.id)
         rows = await self._run(lambda conn: conn.execute(statement).all())
         for row in rows:
             self._site_keys[row.id] = row.key
@@ -152,19 +190,26 @@ class Accounts:
         greeting: str,
         secret: str,
         relay_only: bool = False,
+        **look: Any,
     ) -> Site:
         """Add a site. ``secret`` signs the host site's identity claims; it is never returned
-        here. Raises ``DuplicateError`` if the key is taken."""
+        here. ``look`` holds any other of ``SITE_FIELDS``. Raises ``DuplicateError`` if the
+        key is taken."""
         statement = (
             sa.insert(sites)
             .values(
                 key=key,
-                name=name,
-                allowed_origins=_json_list(allowed_origins),
-                greeting=greeting,
                 secret=secret,
-                relay_only=relay_only,
                 created_at=time.time(),
+                **_site_values(
+                    {
+                        "name": name,
+                        "allowed_origins": allowed_origins,
+                        "greeting": greeting,
+                        "relay_only": relay_only,
+                        **look,
+                    }
+                ),
             )
             .returning(*_SITE)
         )
@@ -175,31 +220,41 @@ class Accounts:
         self._site_keys[row.id] = row.key
         return site_from_row(row._mapping)
 
-    async def update_site(
-        self,
-        key: str,
-        *,
-        name: str | None = None,
-        allowed_origins: Iterable[str] | None = None,
-        greeting: str | None = None,
-        relay_only: bool | None = None,
-    ) -> Site | None:
-        """Change a site's settings; ``None`` leaves a field as it is. None if no such site."""
-        values: dict[str, Any] = {}
-        if name is not None:
-            values["name"] = name
-        if allowed_origins is not None:
-            values["allowed_origins"] = _json_list(allowed_origins)
-        if greeting is not None:
-            values["greeting"] = greeting
-        if relay_only is not None:
-            values["relay_only"] = relay_only
+    async def update_site(self, key: str, **changes: Any) -> Site | None:
+        """Change any of ``SITE_FIELDS``; a field given as ``None`` stays as it is. None if
+        no such site (or it was deleted)."""
+        values = _site_values({k: v for k, v in changes.items() if v is not None})
         if not values:
             return await self.get_site(key)
-        statement = sa.update(sites).where(sites.c.key == key).values(values).returning(*_SITE)
+        statement = (
+            sa.update(sites)
+            .where(sites.c.key == key, sites.c.deleted_at.is_(None))
+            .values(values)
+            .returning(*_SITE)
+        )
         row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
         self._sites.pop(key, None)
         return site_from_row(row._mapping) if row is not None else None
+
+    async def delete_site(self, key: str) -> bool:
+        """Stop serving a site at once on this node (other nodes within ``SITE_TTL``): its
+        widget, frame and sockets are refused; its key is never reused. False if none."""
+        statement = (
+            sa.update(sites)
+            .where(sites.c.key == key, sites.c.deleted_at.is_(None))
+            .values(deleted_at=time.time())
+        )
+        result = await self._run(lambda conn: commit(conn, conn.execute(statement)))
+        self._sites.pop(key, None)
+        return bool(result.rowcount)
+
+    async def site_seen(self, key: str, origin: str, at: float) -> None:
+        """Record that the snippet ran on ``origin`` (the install check)."""
+        statement = (
+            sa.update(sites).where(sites.c.key == key).values(seen_origin=origin, seen_at=at)
+        )
+        await self._run(lambda conn: commit(conn, conn.execute(statement)))
+        self._sites.pop(key, None)
 
     # -- staff ---------------------------------------------------------------------------
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from server.auth import SESSION_COOKIE, StaffSession, cookie_value, hash_password, secrets_match
-from server.keys import AUTH, SETTINGS, SIGNALING, STORE, THROTTLE
+from server.keys import AUTH, INSTALLS, SETTINGS, SIGNALING, STORE, THROTTLE
 from server.net import request_address
+from server.site_settings import ink_for
 from server.store import DuplicateError
-from signaling.ports import Site, StaffMember
+from signaling.ports import StaffMember
 from signaling.protocol import describe
 from signaling.views import message_view
 
@@ -46,18 +45,6 @@ def staff_json(member: StaffMember) -> dict[str, Any]:
         "languages": list(member.languages),
         "max_chats": member.max_chats,
     }
-
-
-def site_json(site: Site, public_url: str) -> dict[str, Any]:
-    data = asdict(site)
-    data["allowed_origins"] = list(site.allowed_origins)
-    data["snippet"] = snippet(public_url, site.key)
-    return data
-
-
-def snippet(public_url: str, site_key: str) -> str:
-    """What a site owner pastes before ``</body>``."""
-    return f'<script async src="{public_url}/widget.js" data-site="{site_key}"></script>'
 
 
 @web.middleware
@@ -111,16 +98,6 @@ class Body(BaseModel):
 class Login(Body):
     email: Annotated[str, StringConstraints(max_length=254, min_length=3)]
     password: Annotated[str, StringConstraints(max_length=1024, min_length=1)]
-
-
-Origin = Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+$", max_length=300)]
-
-
-class NewSite(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
-    allowed_origins: Annotated[list[Origin], Field(min_length=1, max_length=50)]
-    greeting: Annotated[str, StringConstraints(max_length=300)] = "Hi! How can we help?"
-    relay_only: bool = False
 
 
 class NewStaff(Body):
@@ -258,35 +235,17 @@ async def availability(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     if origin in site.allowed_origins:
         headers["Access-Control-Allow-Origin"] = origin
-    return web.json_response({"available": serving > 0}, headers=headers)
+        await request.app[INSTALLS].seen(site, origin)
+    look = {
+        "color": site.brand_color,
+        "ink": ink_for(site.brand_color),
+        "position": site.launcher_position,
+        "text": site.launcher_text,
+    }
+    return web.json_response({"available": serving > 0, "look": look}, headers=headers)
 
 
 # -- admin ------------------------------------------------------------------------------
-
-
-@routes.get("/api/v1/sites")
-async def list_sites(request: web.Request) -> web.Response:
-    require(request, "admin")
-    public_url = request.app[SETTINGS].public_url
-    sites = await request.app[STORE].list_sites()
-    return web.json_response({"sites": [site_json(s, public_url) for s in sites]})
-
-
-@routes.post("/api/v1/sites")
-async def create_site(request: web.Request) -> web.Response:
-    require(request, "admin")
-    body = await read_body(request, NewSite)
-    site = await request.app[STORE].create_site(
-        key=secrets.token_urlsafe(12),
-        name=body.name,
-        allowed_origins=tuple(o.rstrip("/") for o in body.allowed_origins),
-        greeting=body.greeting,
-        secret=secrets.token_urlsafe(32),
-        relay_only=body.relay_only,
-    )
-    return web.json_response(
-        {"site": site_json(site, request.app[SETTINGS].public_url)}, status=201
-    )
 
 
 @routes.post("/api/v1/staff")

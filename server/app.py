@@ -18,6 +18,7 @@ from server import (
     admin_pages,
     api,
     api_mail,
+    api_sites,
     api_staff,
     fanout,
     health,
@@ -28,9 +29,11 @@ from server import (
 from server.assets import Assets
 from server.auth import SessionAuth
 from server.ice import TurnIce
+from server.installs import Installs
 from server.keys import (
     ASSETS,
     AUTH,
+    INSTALLS,
     LIMITS,
     SETTINGS,
     SIGNALING,
@@ -114,6 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_staff.routes)
     app.add_routes(api_mail.routes)
@@ -202,6 +206,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     app[STORE] = store
+    app[INSTALLS] = Installs(store)
     app[AUTH] = auth
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)

@@ -17,12 +17,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from server.api import snippet
+from server.api_sites import create, snippet
 from server.app import create_app
 from server.auth import hash_password
 from server.mail_catcher import CatcherUnavailable
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
+from server.site_settings import SiteFields
 from server.staff_models import MIN_PASSWORD, StaffEdit, StaffInvite
 from server.store import DuplicateError, SqlStore
 from server.store_staff import LastAdmin, StaffProfile
@@ -61,6 +62,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="calls go through TURN only, so neither side learns the other's address",
     )
+    add_site.add_argument(
+        "--channel",
+        action="append",
+        choices=["chat", "voice", "video", "oneway"],
+        help="a channel offered (repeatable; default: all)",
+    )
+    add_site.add_argument("--color", help="brand colour, #rrggbb (default #1f3a5f)")
 
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(
         dest="action", required=True
@@ -127,9 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database is up to date")
         return 0
     if args.command == "site":
-        return asyncio.run(
-            add_site(settings, args.name, args.origin, args.greeting, args.relay_only)
-        )
+        return asyncio.run(add_site(settings, args))
     if args.command == "staff":
         return staff_command(settings, args)
     return run(demo(settings, args.shop_port))
@@ -188,23 +194,28 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
-async def add_site(
-    settings: Settings, name: str, origins: list[str], greeting: str, relay_only: bool = False
-) -> int:
+async def add_site(settings: Settings, args: argparse.Namespace) -> int:
+    """``site add``: validated exactly as the console and the REST API validate a site."""
+    given = {
+        "name": args.name,
+        "allowed_origins": args.origin,
+        "greeting": args.greeting,
+        "relay_only": args.relay_only,
+        "channels": args.channel,
+        "brand_color": args.color,
+    }
+    try:
+        fields = SiteFields.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        print(f"porchlight: {describe(exc)}", file=sys.stderr)
+        return 2
     await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
     try:
-        site = await store.create_site(
-            key=secrets.token_urlsafe(12),
-            name=name,
-            allowed_origins=tuple(o.rstrip("/") for o in origins),
-            greeting=greeting,
-            secret=secrets.token_urlsafe(32),
-            relay_only=relay_only,
-        )
+        site = await create(store, fields)
     finally:
         await store.close()
-    if relay_only:
+    if site.relay_only:
         print("Calls on this site go through your TURN server only.")
     print(f"Site {site.name!r} created. Paste this before </body> on your pages:\n")
     print(snippet(settings.public_url, site.key))

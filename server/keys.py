@@ -7,6 +7,7 @@ from aiohttp import web
 
 from server.assets import Assets
 from server.auth import SessionAuth
+from server.installs import Installs
 from server.limits import RateLimits
 from server.mail import Outbox
 from server.mail_catcher import MailCatcher
@@ -25,6 +26,7 @@ SIGNALING = web.AppKey("signaling", Signaling)
 SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
+INSTALLS = web.AppKey("installs", Installs)
 MAIL = web.AppKey("mail", Outbox)
 # Only while the development mail catcher runs (settings.mail_catcher).
 CATCHER = web.AppKey("catcher", MailCatcher)

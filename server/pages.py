@@ -11,8 +11,7 @@ from aiohttp import web
 from server.admin_nav import ROLES, first_page
 from server.auth import SESSION_COOKIE
 from server.keys import ASSETS, AUTH, SETTINGS, STORE, TEMPLATES
-
-RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
+from server.site_settings import ink_for
 
 routes = web.RouteTableDef()
 
@@ -79,11 +78,14 @@ async def frame(request: web.Request) -> web.Response:
     host = request.query.get("host", "")
     if host not in site.allowed_origins:
         raise web.HTTPForbidden(text="Chat is not enabled on this website.")
-    language = request.headers.get("Accept-Language", "en").split(",")[0].split("-")[0].strip()
     config = {
         "siteKey": site.key,
         "siteName": site.name,
         "greeting": site.greeting,
+        "color": site.brand_color,
+        "ink": ink_for(site.brand_color),
+        "channels": list(site.channels),
+        "showStaff": site.show_staff,
         "host": host,
         "instance": request.query.get("instance", "")[:64],
     }
@@ -91,8 +93,9 @@ async def frame(request: web.Request) -> web.Response:
         request,
         "frame.html",
         config_json=page_json(config),
-        lang=language or "en",
-        dir="rtl" if language in RTL_LANGUAGES else "ltr",
+        # What is shown: English, left to right, until the frame has other catalogues.
+        lang="en",
+        dir="ltr",
     )
     return web.Response(
         text=body,

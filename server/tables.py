@@ -29,6 +29,20 @@ sites = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # Calls on this site use TURN relays only, so neither side learns the other's address.
     sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The widget: channels offered (JSON list), brand colour, launcher side and text, and
+    # whether the answering staff member's name and initials are shown.
+    sa.Column(
+        "channels", sa.Text, nullable=False, server_default='["chat","voice","video","oneway"]'
+    ),
+    sa.Column("brand_color", sa.String(7), nullable=False, server_default="#1f3a5f"),
+    sa.Column("launcher_position", sa.String(8), nullable=False, server_default="right"),
+    sa.Column("launcher_text", sa.String(80), nullable=False, server_default="Talk to a person"),
+    sa.Column("show_staff", sa.Boolean, nullable=False, server_default=sa.true()),
+    # The install check: the allowed origin the snippet last ran on, and when.
+    sa.Column("seen_origin", sa.String(300), nullable=True),
+    sa.Column("seen_at", sa.Double, nullable=True),
+    # A deleted site answers nothing; its key is never reused.
+    sa.Column("deleted_at", sa.Double, nullable=True),
 )
 
 staff = sa.Table(

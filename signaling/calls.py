@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from signaling.conversations import not_offered
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
@@ -67,10 +68,16 @@ class Calls:
         participant = conversation.visitor_id if side == "customer" else f"staff-{call.staff_id}"
         return await self.ice.config_for(conversation.site_key, participant)
 
+    async def _offered(self, conversation: Conversation, channel: str) -> None:
+        site = await self.store.get_site(conversation.site_key)
+        if site is not None and channel not in site.channels:
+            raise not_offered(channel)
+
     async def start(self, conversation: Conversation, side: Side, channel: CallChannel) -> Call:
         """Start a call, or switch the running one to ``channel`` (it ends as ``switched`` and
         a new one starts). Refused unless the conversation is active with its staff member and
         that staff member is in no call elsewhere (calls are their own capacity: one)."""
+        await self._offered(conversation, channel)
         staff_id = conversation.assignee_id
         try:
             if staff_id is None:
@@ -111,6 +118,8 @@ class Calls:
         """The staff member (named ``by``) asks to switch to ``channel``; nothing changes until
         the customer accepts. A newer proposal supersedes an unanswered one. The transcript
         records the proposal and, later, the answer."""
+        if channel != "chat":
+            await self._offered(conversation, channel)
         staff_id = conversation.assignee_id
         proposal = None
         if staff_id is not None:

@@ -76,6 +76,12 @@ def readable_by(member: StaffMember, conversation: Conversation | Owners) -> boo
     return held_by(member, conversation) or member.role in OVERSEERS
 
 
+def not_offered(channel: str) -> ProtocolError:
+    names = {"chat": "Chat", "voice": "Voice calls", "video": "Video calls"}
+    what = names.get(channel, "Seeing the staff member only")
+    return ProtocolError(ErrorCode.CHANNEL_NOT_OFFERED, f"{what} are not offered on this site.")
+
+
 def new_conversation_id() -> str:
     return secrets.token_hex(16)
 
@@ -137,6 +143,8 @@ class Conversations:
         second tab never makes two). ``join`` puts the socket in the conversation's room
         before routing can change it, and the conversation returned is read after that: so
         the customer gets every change after it, and none is lost in between."""
+        if request.channel not in customer.site.channels:
+            raise not_offered(request.channel)
         existing = await self.store.open_conversation_for(customer.site.id, customer.visitor_id)
         if existing is not None:
             await join(existing.id)

@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     """A call is already running here, or the staff member is in another call."""
     CALL_NOT_ALLOWED = "call.not_allowed"
     """Calls need an active conversation with a staff member in it."""
+    CHANNEL_NOT_OFFERED = "channel.not_offered"
+    """The site does not offer this channel (chat, voice, video or see-them-only)."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     STAFF_NOT_FOUND = "staff.not_found"

@@ -271,7 +271,8 @@ def describe(exc: ValidationError) -> str:
     """One short sentence naming the first bad field, safe to show a developer."""
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "payload"
-    return f"{where}: {first['msg']}"
+    # A validator's own sentence comes as "Value error, <sentence>".
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 # -- views: what the server sends -------------------------------------------------------

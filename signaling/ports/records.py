@@ -27,6 +27,13 @@ class Site:
     allowed_origins: tuple[str, ...]
     greeting: str = "Hi! How can we help?"
     relay_only: bool = False
+    channels: tuple[str, ...] = ("chat", "voice", "video", "oneway")
+    brand_color: str = "#1f3a5f"
+    launcher_position: str = "right"
+    launcher_text: str = "Talk to a person"
+    show_staff: bool = True
+    seen_origin: str | None = None
+    seen_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,23 @@ def test_site_add_prints_the_snippet_and_staff_add_creates_an_account(tmp_path: 
     )
     assert private.returncode == 0, private.stderr
     assert "TURN server only" in private.stdout
+    # The same validation as the console and the REST API, with the reason in one line.
+    wrong = run("--database-url", database, "site", "add", "Lamps", "--origin", "lamps.example")
+    assert wrong.returncode == 2
+    assert "allowed_origins: 'lamps.example' must start with https://" in wrong.stderr
+    colour = run(
+        "--database-url",
+        database,
+        "site",
+        "add",
+        "Lamps",
+        "--origin",
+        "https://l.example",
+        "--color",
+        "red",
+    )
+    assert colour.returncode == 2
+    assert "brand_color" in colour.stderr
 
     short = run(
         "--database-url", database, "staff", "add", "a@shop.example", "Alex", stdin="short\n"

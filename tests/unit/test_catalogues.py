@@ -72,6 +72,7 @@ def test_error_codes_are_frozen() -> None:
         "call.not_allowed",
         "call.not_found",
         "capacity.full",
+        "channel.not_offered",
         "conversation.ended",
         "conversation.not_assigned",
         "conversation.not_found",

@@ -68,6 +68,7 @@ export const ErrorCode = {
   CALL_NOT_FOUND: "call.not_found",
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
+  CHANNEL_NOT_OFFERED: "channel.not_offered",
   RATE_LIMITED: "rate.limited",
   STAFF_NOT_FOUND: "staff.not_found",
   STAFF_EXISTS: "staff.exists",

@@ -3,7 +3,7 @@
 and console language.
 
 Revision ID: 0012_email
-Revises: 0007_assignee_index
+Revises: 0008_site_look
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_email"
-down_revision: str | None = "0007_assignee_index"
+down_revision: str | None = "0008_site_look"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -33,6 +33,13 @@ export interface FrameConfig {
   siteKey: string;
   siteName: string;
   greeting: string;
+  /** The site's brand colour and the text colour that reads on it. */
+  color?: string;
+  ink?: string;
+  /** The channels the site offers: "chat", "voice", "video", "oneway". */
+  channels?: string[];
+  /** Show the answering staff member's initials in the header. */
+  showStaff?: boolean;
   host: string;
   instance: string;
 }
@@ -58,6 +65,7 @@ export class Chat implements Actions {
   private pageSent = "";
   private hostOpen = true;
   private unread = 0;
+  private followed = false;
   private readSeq = 0;
   private readonly redial: Redial;
   private wanted: "chat" | "voice" | "video" | "oneway" = "chat";
@@ -168,6 +176,7 @@ export class Chat implements Actions {
     if (!open) return;
     this.unread = 0;
     this.host.post({ type: "unread", count: 0 });
+    this.thread.follow(true);
     this.markRead();
     this.view.focus();
   }
@@ -288,7 +297,9 @@ export class Chat implements Actions {
   }
 
   private shown(): void {
-    this.thread.follow();
+    // A conversation resumed after a reload opens at its newest message.
+    this.thread.follow(!this.followed);
+    this.followed = true;
     this.markRead();
   }
 
@@ -329,6 +340,8 @@ export class Chat implements Actions {
     const ack = await this.call(CustomerEvent.CONVERSATION_END, { conversation_id: id });
     if (ack.ok) this.apply(ack.conversation);
     else this.view.error(ack.error.message);
+    // The button pressed is gone now: focus goes to what comes next, not to the page.
+    this.view.focus();
   }
 
   /** Drop the stored conversation and everything shown of it. Messages still unsent go to

@@ -3,13 +3,11 @@ import type { HostToFrame, StoreKey } from "../shared/bridge";
 import { readConfig } from "../shared/config";
 import { Chat, type FrameConfig } from "./chat";
 import { HostLink } from "./host";
-import { isRtl } from "./status";
 import { Store } from "./store";
 import { View } from "./view";
 
 async function main(): Promise<void> {
   const config = readConfig<FrameConfig>();
-  document.documentElement.dir = isRtl(navigator.language) ? "rtl" : "ltr";
 
   let chat: Chat | null = null;
   const early: HostToFrame[] = [];
@@ -25,7 +23,10 @@ async function main(): Promise<void> {
     else early.push(message);
   });
 
-  const view = new View(config.siteName, config.greeting);
+  const root = document.documentElement.style;
+  if (config.color) root.setProperty("--brand", config.color);
+  if (config.ink) root.setProperty("--brand-ink", config.ink);
+  const view = new View(config.siteName, config.greeting, config.channels, config.showStaff !== false);
   host.post({ type: "ready" });
   // The store may need the host's answer to "ready" before the socket can connect.
   const store = await Store.open(config.siteKey, host, hostState);

@@ -5,7 +5,7 @@ import { callNote } from "../shared/notes";
 export function statusText(c: ConversationView): string {
   switch (c.status) {
     case "queued":
-      return `${place(c.queue_position)} · ${wait(c.estimated_wait_s)}`;
+      return `${asked(c.channel)}${place(c.queue_position)} · ${wait(c.estimated_wait_s)}`;
     case "ringing":
       return "Connecting you with someone…";
     case "active":
@@ -13,6 +13,14 @@ export function statusText(c: ConversationView): string {
     case "ended":
       return "This conversation has ended.";
   }
+}
+
+// While waiting, the customer still sees which way they asked to talk.
+function asked(channel: string): string {
+  if (channel === "video") return "You asked for a video call · ";
+  if (channel === "voice") return "You asked for a voice call · ";
+  if (channel === "oneway") return "You asked to see the staff member · ";
+  return "";
 }
 
 function place(position: number | null): string {
@@ -33,10 +41,4 @@ export function noteText(m: MessageView, staff = "them"): string {
   if (m.body === "ended") return "Conversation ended";
   if (m.body === "requeued") return "We're finding someone else to help you";
   return m.body;
-}
-
-const RTL = new Set(["ar", "he", "fa", "ur"]);
-
-export function isRtl(language: string): boolean {
-  return RTL.has(language.split("-")[0]?.toLowerCase() ?? "");
 }

@@ -77,20 +77,42 @@ export class View {
     title: "Minimise",
   });
 
-  constructor(siteName: string, greeting: string) {
+  private readonly offered: Set<string>;
+  private readonly who = h("span", { class: "who", hidden: true });
+
+  constructor(
+    siteName: string,
+    greeting: string,
+    channels: string[] = ["chat", "voice", "video", "oneway"],
+    private readonly showStaff = true,
+  ) {
+    this.offered = new Set(channels);
     document.body.append(
-      h("header", { class: "top" }, h("h1", {}, siteName || "Chat"), this.minimise),
-      this.notice,
-      h("div", { class: "bar" }, this.status, this.cancel, this.end),
-      this.channels,
-      this.dialogs,
-      this.mediaProblem,
-      this.callNoteLine,
-      this.callArea,
-      h("div", { class: "scroll" }, h("p", { class: "greeting" }, greeting), this.log, this.typing.el),
-      this.problem,
-      h("div", { class: "foot" }, this.held, this.again, this.composer),
+      h("header", { class: "top" }, this.who, h("h1", {}, siteName || "Chat"), this.minimise),
+      h(
+        "main",
+        { class: "body" },
+        this.notice,
+        h("div", { class: "bar" }, this.status, this.cancel, this.end),
+        this.channels,
+        this.dialogs,
+        this.mediaProblem,
+        this.callNoteLine,
+        this.callArea,
+        // Focusable, so keyboard users can scroll back through the conversation.
+        h(
+          "div",
+          { class: "scroll", tabindex: 0, role: "region", "aria-label": "Chat history" },
+          h("p", { class: "greeting", dir: "auto" }, greeting),
+          this.log,
+          this.typing.el,
+        ),
+        this.problem,
+        h("div", { class: "foot" }, this.held, this.again, this.composer),
+      ),
     );
+    // The fresh state until the conversation (if any) is known: no "Back to chat" yet.
+    this.showChannels();
   }
 
   /** Show the conversation's state, or the fresh "say something" state for null. */
@@ -100,7 +122,12 @@ export class View {
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
-    show(this.composer, c?.status !== "ended");
+    // A site that offers no chat starts conversations with a call only.
+    show(this.composer, c ? c.status !== "ended" : this.offered.has("chat"));
+    const staff = c?.status === "active" && this.showStaff ? c.assignee?.name : undefined;
+    say(this.who, staff ? initials(staff) : "");
+    this.who.title = staff ?? "";
+    show(this.who, !!staff);
     if (c?.status === "ended") this.typing.set(null);
     this.conversation = c;
     this.showChannels();
@@ -135,7 +162,7 @@ export class View {
   /** Media could not start: why, and (unless voice failed) the offer to go on by voice. */
   callProblem(text: string | null, voice = true): void {
     say(this.problemText, text ?? "");
-    show(this.byVoice, voice);
+    show(this.byVoice, voice && this.offered.has("voice"));
     show(this.mediaProblem, !!text);
   }
 
@@ -158,10 +185,12 @@ export class View {
     const c = this.conversation;
     const fresh = !c;
     const active = c?.status === "active";
-    show(this.video, fresh || (active && this.running !== "video"));
-    show(this.voice, fresh || (active && this.running !== "voice"));
-    show(this.oneway, fresh);
-    show(this.check, fresh || (active && !this.running));
+    const has = (channel: string) => this.offered.has(channel);
+    const calls = has("voice") || has("video") || has("oneway");
+    show(this.video, has("video") && (fresh || (active && this.running !== "video")));
+    show(this.voice, has("voice") && (fresh || (active && this.running !== "voice")));
+    show(this.oneway, has("oneway") && fresh);
+    show(this.check, calls && (fresh || (active && !this.running)));
     show(this.chat, active && !!this.running);
     show(this.channels, fresh || active);
     if (!active && !fresh) this.dialogs.replaceChildren();
@@ -238,4 +267,11 @@ export class View {
     this.field.style.height = "auto";
     this.field.style.height = `${Math.min(this.field.scrollHeight, 140)}px`;
   }
+}
+
+/** "Sam Lee" → "SL": shown in place of a photo. */
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0] ?? "", words[words.length - 1] ?? ""] : words;
+  return letters.map((w) => Array.from(w)[0]?.toUpperCase() ?? "").join("");
 }

@@ -130,8 +130,8 @@ function bubble(mine: boolean, who: string, body: string, at: number | null): HT
   return h(
     "div",
     { class: mine ? "msg mine" : "msg" },
-    h("span", { class: "who" }, who),
-    h("p", { class: "body" }, linkify(body)),
+    h("span", { class: "who", dir: "auto" }, who),
+    h("p", { class: "body", dir: "auto" }, linkify(body)),
     at === null ? h("span", { class: "meta" }, "Sending…") : stamp(at),
   );
 }
