@@ -70,6 +70,22 @@ async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_si
         await expect(row).to_contain_text("Invited")
         await expect(row).to_contain_text("en, pt-BR")
         await page.screenshot(path=tmp_path / "staff.png", full_page=True)
+
+        # Editing: the same limits as the API, said in words; Escape or Cancel closes.
+        await page.get_by_role("button", name="Edit Ana Silva").click()
+        editor = page.get_by_role("region", name="Edit Ana Silva")
+        await expect(editor.get_by_label("Name")).to_be_focused()
+        await editor.get_by_label("Chats at once").fill("0")
+        await editor.get_by_role("button", name="Save").click()
+        await expect(editor.get_by_role("alert")).to_have_text(
+            "Chats at once: a whole number from 1 to 50."
+        )
+        await page.screenshot(path=tmp_path / "staff-edit.png", full_page=True)
+        await editor.get_by_label("Chats at once").fill("5")
+        await editor.get_by_label("Takes voice and video calls (one at a time)").uncheck()
+        await editor.get_by_role("button", name="Save").click()
+        await expect(row).to_contain_text("5 chats, no calls", timeout=TIMEOUT)
+        await expect(editor).to_have_count(0)
         await page.set_viewport_size(PHONE)
         await page.screenshot(path=tmp_path / "staff-phone.png", full_page=True)
     finally:
