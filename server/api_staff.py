@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from server.api import error, read_body, require
+from server.api_photos import photo_url
 from server.auth import hash_password, token_digest
 from server.keys import AUTH, MAIL, SETTINGS, STORE
 from server.staff_models import (
@@ -74,7 +75,10 @@ def _link(request: web.Request, purpose: Literal["invite", "reset"]) -> tuple[st
 async def list_staff(request: web.Request) -> web.Response:
     require(request, "admin")
     profiles = await request.app[STORE].staff_profiles()
-    return answer(StaffList(staff=[StaffOut.of(p) for p in profiles]))
+    photos = await request.app[STORE].photo_versions()
+    return answer(
+        StaffList(staff=[StaffOut.of(p, photo_url(p.id, photos.get(p.id))) for p in profiles])
+    )
 
 
 @routes.post("/api/v1/staff/invitations")
@@ -203,9 +207,10 @@ async def password_link(request: web.Request) -> web.Response:
 # -- one's own profile ------------------------------------------------------------------
 
 
-def _profile_out(profile: StaffProfile) -> ProfileOut:
+async def _profile_out(request: web.Request, profile: StaffProfile) -> ProfileOut:
+    photo = await request.app[STORE].photo(profile.id)
     return ProfileOut(
-        staff=StaffOut.of(profile),
+        staff=StaffOut.of(profile, photo_url(profile.id, photo[2] if photo else None)),
         console_languages=[
             ConsoleLanguageOut(code=code, name=name) for code, name in CONSOLE_LANGUAGES.items()
         ],
@@ -215,7 +220,7 @@ def _profile_out(profile: StaffProfile) -> ProfileOut:
 @routes.get("/api/v1/me/profile")
 async def my_profile(request: web.Request) -> web.Response:
     session = require(request)
-    return answer(_profile_out(await _profile_or_404(request, session.member.id)))
+    return answer(await _profile_out(request, await _profile_or_404(request, session.member.id)))
 
 
 @routes.patch("/api/v1/me/profile")
@@ -228,7 +233,7 @@ async def edit_my_profile(request: web.Request) -> web.Response:
     )
     if profile is None:
         return error(404, ErrorCode.STAFF_NOT_FOUND, "No such staff member.")
-    return answer(_profile_out(profile))
+    return answer(await _profile_out(request, profile))
 
 
 @routes.post("/api/v1/me/password")

@@ -18,6 +18,7 @@ from server import (
     admin_pages,
     api,
     api_mail,
+    api_photos,
     api_sites,
     api_staff,
     fanout,
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(precheck_api.routes)
     app.add_routes(api_staff.routes)
     app.add_routes(api_mail.routes)
+    app.add_routes(api_photos.routes)
     app.add_routes(pages_account.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)

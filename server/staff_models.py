@@ -90,10 +90,12 @@ class StaffOut(BaseModel):
     max_calls: int
     console_language: str
     invited: bool
+    photo_url: str | None = None
 
     @classmethod
-    def of(cls, profile: StaffProfile) -> StaffOut:
+    def of(cls, profile: StaffProfile, photo_url: str | None = None) -> StaffOut:
         return cls(
+            photo_url=photo_url,
             id=profile.id,
             email=profile.email,
             name=profile.name,

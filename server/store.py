@@ -28,6 +28,7 @@ from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
 from server.store_calls import CallStore
 from server.store_mail import MailStore
+from server.store_photos import PhotoStore
 from server.store_routing import RoutingState
 from server.store_staff import StaffStore
 from server.tables import conversations, events, messages
@@ -144,7 +145,7 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore):
+class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore, PhotoStore):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 

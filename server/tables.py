@@ -75,6 +75,17 @@ staff_links = sa.Table(
     sa.Column("used_at", sa.Double, nullable=True),
 )
 
+# A staff member's photo, as uploaded (a small square, resized by the browser); served with
+# its sniffed type only.
+staff_photos = sa.Table(
+    "staff_photos",
+    metadata,
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
 # The email outbox (server.mail): every email is a row first, rendered and with its
 # Message-ID, then sent by whichever node claims it. status: pending → sending → sent, or
 # failed after the last attempt or a permanent refusal.

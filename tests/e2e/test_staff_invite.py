@@ -13,6 +13,7 @@ from playwright.async_api import Browser, ViewportSize, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack, running_stack
 from tests.e2e.test_chat_flow import open_console
+from tests.images import png
 from tests.smtp import SmtpServer
 from tests.support import free_port
 
@@ -122,6 +123,15 @@ async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_si
             timeout=TIMEOUT
         )
         await expect(page.get_by_text("supervisor", exact=True)).to_be_visible()
+        photo = page.get_by_role("region", name="Photo")
+        await expect(photo.locator(".avatar")).to_have_text("AS")
+        await photo.get_by_label("Choose a photo").set_input_files(
+            files=[{"name": "me.png", "mimeType": "image/png", "buffer": png(400, 300)}]
+        )
+        await expect(photo.get_by_role("status")).to_have_text("Photo saved.", timeout=TIMEOUT)
+        shown = photo.locator(".avatar img")
+        await expect(shown).to_have_attribute("src", re.compile("^/staff-photos/"))
+        assert await shown.evaluate("img => img.complete && img.naturalWidth") == 256
         await page.screenshot(path=tmp_path / "profile-phone.png", full_page=True)
         # The link worked once.
         await page.goto(found.group(0))

@@ -4,6 +4,7 @@ errors; one's own profile and password."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from server.auth import SESSION_COOKIE, token_digest
 from server.keys import CATCHER, STORE
 from server.tables import staff_links
+from tests.images import png
 from tests.support import PASSWORD, Server, free_port, login, settings_for, until
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/account/password\?token=[\w-]+")
@@ -294,3 +296,28 @@ async def test_a_member_who_forgot_their_password_gets_a_link_and_no_one_learns_
         ) as reply,
     ):
         assert reply.status == 403
+
+
+async def test_a_member_uploads_a_photo_that_is_served_only_as_an_image(server: Server) -> None:
+    kim = await server.add_staff("Kim")
+    me = await signed_in(server, kim.email)
+    picture = png()
+    data_url = "data:image/png;base64," + base64.b64encode(picture).decode()
+    disguised = "data:image/png;base64," + base64.b64encode(b"<script>alert(1)</script>").decode()
+    for bad in (disguised, "not a data url", "data:image/png;base64," + "A" * 230_000):
+        status, body = await me.call("PUT", "/api/v1/me/photo", {"data": bad})
+        assert (status, body["error"]["code"]) == (400, "payload.invalid"), bad[:40]
+    status, body = await me.call("PUT", "/api/v1/me/photo", {"data": data_url})
+    assert status == 200
+    url = body["photo_url"]
+    assert url.startswith(f"/staff-photos/{kim.id}?v=")
+    assert (await me.call("GET", "/api/v1/me/profile"))[1]["staff"]["photo_url"] == url
+    async with aiohttp.ClientSession() as http, http.get(server.url + url) as reply:
+        assert reply.status == 200
+        assert await reply.read() == picture
+        assert reply.headers["Content-Type"] == "image/png"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in reply.headers["Content-Security-Policy"]
+    assert (await me.call("DELETE", "/api/v1/me/photo"))[1] == {"photo_url": None}
+    async with aiohttp.ClientSession() as http, http.get(server.url + url) as reply:
+        assert reply.status == 404

@@ -1,6 +1,6 @@
 """Email and staff administration: the durable email outbox, single-use staff links
-(invitations and password resets, stored as digests), and each staff member's call capacity
-and console language.
+(invitations and password resets, stored as digests), each staff member's call capacity and
+console language, and their photos.
 
 Revision ID: 0012_email
 Revises: 0008_site_look
@@ -52,6 +52,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name="fk_staff_links_staff_id_staff"),
     )
     op.create_index("ix_staff_links_staff_id", "staff_links", ["staff_id"])
+    op.create_table(
+        "staff_photos",
+        sa.Column("staff_id", sa.Integer, nullable=False),
+        sa.Column("content_type", sa.String(32), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+        sa.PrimaryKeyConstraint("staff_id", name="pk_staff_photos"),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name="fk_staff_photos_staff_id_staff"),
+    )
     with op.batch_alter_table("staff") as batch:
         batch.add_column(sa.Column("max_calls", sa.Integer, nullable=False, server_default="1"))
         batch.add_column(
@@ -63,6 +72,7 @@ def downgrade() -> None:
     with op.batch_alter_table("staff") as batch:
         batch.drop_column("console_language")
         batch.drop_column("max_calls")
+    op.drop_table("staff_photos")
     op.drop_index("ix_staff_links_staff_id", table_name="staff_links")
     op.drop_table("staff_links")
     op.drop_index("ix_emails_status_next_attempt_at", table_name="emails")

@@ -4,14 +4,14 @@ import { h } from "../../shared/dom";
 import { type Api, ApiError, shell } from "../shell";
 
 interface Profile {
-  staff: { id: number; email: string; name: string; role: string; console_language: string };
+  staff: { id: number; email: string; name: string; role: string; console_language: string; photo_url: string | null };
   console_languages: { code: string; name: string }[];
 }
 
 void shell().then(async ({ main, api }) => {
   try {
     const profile = await api.get<Profile>("/api/v1/me/profile");
-    main.append(profileForm(api, profile), passwordForm(api));
+    main.append(profileForm(api, profile), photoForm(api, profile), passwordForm(api));
   } catch (error) {
     main.append(h("p", { class: "problem", role: "alert" }, message(error)));
   }
@@ -125,4 +125,76 @@ function passwordForm(api: Api): HTMLElement {
       .finally(() => (save.disabled = false));
   });
   return h("section", { class: "card", "aria-labelledby": "pw-title" }, h("h2", { id: "pw-title" }, "Password"), form);
+}
+
+const SIZE = 256;
+
+/** The picture as a square JPEG of SIZE px, cropped to its middle: small enough to upload
+ * and to show anywhere, whatever the camera made. */
+async function squared(file: File): Promise<string> {
+  const bitmap = await createImageBitmap(file);
+  const side = Math.min(bitmap.width, bitmap.height);
+  const canvas = h("canvas", { width: SIZE, height: SIZE });
+  const context = canvas.getContext("2d");
+  if (!context) throw new Error("This browser cannot prepare the photo.");
+  context.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, SIZE, SIZE);
+  bitmap.close();
+  return canvas.toDataURL("image/jpeg", 0.85);
+}
+
+function initials(name: string): string {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => part[0]?.toUpperCase() ?? "")
+    .join("");
+}
+
+function photoForm(api: Api, profile: Profile): HTMLElement {
+  const picture = h("div", { class: "avatar", "aria-hidden": "true" });
+  const input = h("input", { type: "file", id: "photo-file", accept: "image/png,image/jpeg,image/webp", class: "visually-hidden" });
+  const choose = h("label", { for: "photo-file", class: "button" }, "Choose a photo");
+  const remove = h("button", { type: "button" }, "Remove photo");
+  const problem = h("p", { class: "problem", role: "alert" });
+  const done = h("p", { class: "done", role: "status" });
+  const draw = (url: string | null) => {
+    picture.replaceChildren(url ? h("img", { src: url, alt: "" }) : initials(profile.staff.name));
+    remove.hidden = !url;
+  };
+  draw(profile.staff.photo_url);
+  input.addEventListener("change", () => {
+    const file = input.files?.[0];
+    if (!file) return;
+    problem.textContent = done.textContent = "";
+    squared(file)
+      .then((data) => api.put<{ photo_url: string | null }>("/api/v1/me/photo", { data }))
+      .then(({ photo_url }) => {
+        draw(photo_url);
+        done.textContent = "Photo saved.";
+      })
+      .catch((error: unknown) => {
+        problem.textContent = error instanceof ApiError ? error.message : "That file is not a picture this browser can read.";
+      })
+      .finally(() => (input.value = ""));
+  });
+  remove.addEventListener("click", () => {
+    api
+      .del<{ photo_url: null }>("/api/v1/me/photo")
+      .then(() => {
+        draw(null);
+        done.textContent = "Photo removed.";
+        choose.focus();
+      })
+      .catch((error: unknown) => (problem.textContent = message(error)));
+  });
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "photo-title" },
+    h("h2", { id: "photo-title" }, "Photo"),
+    h("p", { class: "hint" }, "Customers may see it beside your messages. Without one, they see your initials."),
+    h("div", { class: "row" }, picture, input, choose, remove),
+    problem,
+    done,
+  );
 }
