@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ViewportSize, expect
+from playwright.async_api import Browser, FilePayload, ViewportSize, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack, running_stack
 from tests.e2e.test_chat_flow import open_console
@@ -125,9 +125,8 @@ async def test_an_invited_member_follows_the_emailed_link_sets_a_password_and_si
         await expect(page.get_by_text("supervisor", exact=True)).to_be_visible()
         photo = page.get_by_role("region", name="Photo")
         await expect(photo.locator(".avatar")).to_have_text("AS")
-        await photo.get_by_label("Choose a photo").set_input_files(
-            files=[{"name": "me.png", "mimeType": "image/png", "buffer": png(400, 300)}]
-        )
+        picture: FilePayload = {"name": "me.png", "mimeType": "image/png", "buffer": png(400, 300)}
+        await photo.get_by_label("Choose a photo").set_input_files(files=[picture])
         await expect(photo.get_by_role("status")).to_have_text("Photo saved.", timeout=TIMEOUT)
         shown = photo.locator(".avatar img")
         await expect(shown).to_have_attribute("src", re.compile("^/staff-photos/"))
