@@ -211,6 +211,7 @@ async def test_admins_edit_staff_with_the_same_validation_as_everywhere(server: 
         "max_calls": 1,
         "console_language": "en",
         "invited": False,
+        "photo_url": None,
     }
     listed = (await admin.call("GET", "/api/v1/staff"))[1]["staff"]
     assert [m["name"] for m in listed] == ["Sam", "Kim Lee"]
