@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.api import error, require
 from server.keys import CATCHER, MAIL, SETTINGS, STORE
@@ -18,6 +19,25 @@ from signaling.errors import ErrorCode
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+
+
+class CaughtOut(BaseModel):
+    """One email the development catcher received."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    number: int
+    received_at: float
+    sender: str = Field(serialization_alias="from")
+    to: list[str]
+    subject: str
+    message_id: str
+    text: str
+    html: str
+
+
+class CaughtList(BaseModel):
+    emails: list[CaughtOut]
 
 
 async def outbox_depth(app: web.Application) -> int:
@@ -58,22 +78,21 @@ async def caught_mail(request: web.Request) -> web.Response:
     catcher = request.app.get(CATCHER)
     if catcher is None:
         return error(404, ErrorCode.MAIL_CATCHER_OFF, "The mail catcher is not running.")
+    emails = [
+        CaughtOut(
+            number=caught.number,
+            received_at=caught.received_at,
+            sender=caught.sender,
+            to=list(caught.recipients),
+            subject=caught.subject,
+            message_id=caught.message_id,
+            text=caught.text,
+            html=caught.html,
+        )
+        for caught in reversed(catcher.caught)
+    ]
     return web.json_response(
-        {
-            "emails": [
-                {
-                    "number": caught.number,
-                    "received_at": caught.received_at,
-                    "from": caught.sender,
-                    "to": list(caught.recipients),
-                    "subject": caught.subject,
-                    "message_id": caught.message_id,
-                    "text": caught.text,
-                    "html": caught.html,
-                }
-                for caught in reversed(catcher.caught)
-            ]
-        },
+        CaughtList(emails=emails).model_dump(mode="json", by_alias=True),
         headers={"Cache-Control": "no-store"},
     )
 
