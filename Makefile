@@ -24,6 +24,7 @@ setup: $(VENV)/.installed widget/node_modules/.installed
 # The browser bundles (loader, frame, console) into server/static/dist.
 build: setup
 	$(PY) -m signaling.codegen widget/src/protocol.gen.ts
+	$(PY) -m server.rest_codegen widget/src/api.gen.ts
 	$(NPM) run --silent build
 
 # coturn runs beside the demo when it is installed (deploy/demo_turn.sh stops it afterwards).

@@ -67,6 +67,7 @@ from server.auth import hash_password
 from server.migrate import migrate
 from server.store import SqlStore
 from server.turn import ice_servers
+from signaling.ports import ShiftPolicy
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
@@ -110,6 +111,8 @@ async def seed(database_url: str, shop_origin: str) -> None:
             greeting="Hi!",
             secret=secrets.token_urlsafe(32),
         )
+        # Calls follow one another here: no wrap-up between them (it would hold each ring).
+        await store.set_shift(SITE_KEY, ShiftPolicy(wrapup_call_s=0.0))
         await store.create_staff(
             email=STAFF_EMAIL,
             name=STAFF_NAME,

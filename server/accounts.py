@@ -7,6 +7,7 @@ SQLAlchemy ``Connection`` and hands it to ``_run``, which ``server.store.SqlStor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from server.tables import sites, staff, staff_sessions
-from signaling.ports import Role, Site, StaffMember
+from signaling.ports import Role, ShiftPolicy, Site, StaffMember
 
 T = TypeVar("T")
 
@@ -41,6 +42,21 @@ def _site_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: _json_list(v) if k in _LISTS else v for k, v in fields.items()}
 
 
+def shift_from_text(text: str | None) -> ShiftPolicy:
+    """A site's stored shift rules (NULL: the defaults)."""
+    if not text:
+        return ShiftPolicy()
+    values = json.loads(text)
+    values["outcome_tags"] = tuple(values.get("outcome_tags", ()))
+    return ShiftPolicy(**values)
+
+
+def shift_to_text(policy: ShiftPolicy) -> str:
+    values = dataclasses.asdict(policy)
+    values["outcome_tags"] = list(policy.outcome_tags)
+    return json.dumps(values, separators=(",", ":"))
+
+
 def site_from_row(row: RowMapping) -> Site:
     return Site(
         id=row["id"],
@@ -49,6 +65,7 @@ def site_from_row(row: RowMapping) -> Site:
         allowed_origins=_tuple(row["allowed_origins"]),
         greeting=row["greeting"],
         relay_only=bool(row["relay_only"]),
+        retention_days=row["retention_days"],
         channels=_tuple(row["channels"]),
         brand_color=row["brand_color"],
         launcher_position=row["launcher_position"],
@@ -56,6 +73,7 @@ def site_from_row(row: RowMapping) -> Site:
         show_staff=bool(row["show_staff"]),
         seen_origin=row["seen_origin"],
         seen_at=row["seen_at"],
+        shift=shift_from_text(row["shift"]),
     )
 
 
@@ -77,6 +95,7 @@ _SITE = (
     sites.c.allowed_origins,
     sites.c.greeting,
     sites.c.relay_only,
+    sites.c.retention_days,
     sites.c.channels,
     sites.c.brand_color,
     sites.c.launcher_position,
@@ -84,6 +103,7 @@ _SITE = (
     sites.c.show_staff,
     sites.c.seen_origin,
     sites.c.seen_at,
+    sites.c.shift,
 )
 # What a site owner may change (server.site_settings validates it); lists are stored as JSON.
 SITE_FIELDS = frozenset(
@@ -163,6 +183,21 @@ class Accounts:
         self._sites[key] = (now, site)
         return site
 
+    async def set_shift(self, key: str, policy: ShiftPolicy) -> Site | None:
+        """Store a site's shift rules; None if there is no such site. Other nodes see them
+        within ``SITE_TTL``."""
+        statement = sa.update(sites).where(sites.c.key == key).values(shift=shift_to_text(policy))
+
+        def work(conn: Connection) -> int:
+            changed = conn.execute(statement).rowcount
+            conn.commit()
+            return int(changed)
+
+        self._sites.pop(key, None)
+        if not await self._run(work):
+            return None
+        return await self.get_site(key)
+
     async def site_key(self, site_id: int) -> str:
         """The public key of the site with this id (cached). Raises ``KeyError`` if none."""
         key = self._site_keys.get(site_id)
@@ -174,9 +209,14 @@ class Accounts:
             self._site_keys[site_id] = key
         return key
 
-    async def list_sites(self) -> list[Site]:
-        """Every site, oldest first."""
-        statement = sa.select(*_SITE).where(sites.c.deleted_at.is_(None)).order_by(sites.c.id)
+    async def list_sites(self, after: int = 0, limit: int | None = None) -> list[Site]:
+        """Sites not deleted with ``id > after``, oldest first, at most ``limit`` (all if None)."""
+        statement = (
+            sa.select(*_SITE)
+            .where(sites.c.deleted_at.is_(None), sites.c.id > after)
+            .order_by(sites.c.id)
+            .limit(limit)
+        )
         rows = await self._run(lambda conn: conn.execute(statement).all())
         for row in rows:
             self._site_keys[row.id] = row.key
@@ -256,6 +296,19 @@ class Accounts:
         await self._run(lambda conn: commit(conn, conn.execute(statement)))
         self._sites.pop(key, None)
 
+    async def set_retention(self, key: str, days: int | None) -> Site | None:
+        """Keep this site's ended conversations ``days`` days (None: forever). None if no
+        such site."""
+        statement = (
+            sa.update(sites)
+            .where(sites.c.key == key, sites.c.deleted_at.is_(None))
+            .values(retention_days=days)
+            .returning(*_SITE)
+        )
+        row = await self._run(lambda conn: commit(conn, conn.execute(statement).first()))
+        self._sites.pop(key, None)
+        return site_from_row(row._mapping) if row is not None else None
+
     # -- staff ---------------------------------------------------------------------------
 
     async def get_staff(self, staff_id: int) -> StaffMember | None:
@@ -263,9 +316,9 @@ class Accounts:
         row = await self._run(lambda conn: conn.execute(_GET_STAFF, {"id": staff_id}).first())
         return staff_from_row(row._mapping) if row is not None else None
 
-    async def list_staff(self) -> list[StaffMember]:
-        """Every staff member, oldest first."""
-        statement = sa.select(*_STAFF).order_by(staff.c.id)
+    async def list_staff(self, after: int = 0, limit: int | None = None) -> list[StaffMember]:
+        """Staff members with ``id > after``, oldest first, at most ``limit`` (all if None)."""
+        statement = sa.select(*_STAFF).where(staff.c.id > after).order_by(staff.c.id).limit(limit)
         rows = await self._run(lambda conn: conn.execute(statement).all())
         return [staff_from_row(row._mapping) for row in rows]
 

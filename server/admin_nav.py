@@ -36,6 +36,9 @@ EVERYONE = frozenset(ROLES)
 PAGES: list[AdminPage] = [
     AdminPage("sites", "Sites", ADMINS),
     AdminPage("staff", "Staff", ADMINS),
+    AdminPage("webhooks", "Webhooks", ADMINS),
+    AdminPage("privacy", "Personal data", ADMINS),
+    AdminPage("audit", "Audit log", ADMINS),
     # Only while the development mail catcher runs (make demo).
     AdminPage("mail", "Caught email", ADMINS, shown=_catching),
     AdminPage("profile", "Profile", EVERYONE),

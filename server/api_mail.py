@@ -7,13 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from server.api import error, require
+from server.api_models import Reply
 from server.keys import CATCHER, MAIL, SETTINGS, STORE
 from server.mail import MailTemplates, Outbox, Sender
 from server.mail_catcher import MailCatcher
 from server.mail_sender import MailWorker, SmtpTransport
+from server.metrics import METRICS
+from server.openapi import operation
+from server.rest import error, require
 from signaling.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -21,10 +24,12 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-class CaughtOut(BaseModel):
+class CaughtOut(Reply):
     """One email the development catcher received."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, json_schema_serialization_defaults_required=True
+    )
 
     number: int
     received_at: float
@@ -36,13 +41,10 @@ class CaughtOut(BaseModel):
     html: str
 
 
-class CaughtList(BaseModel):
+class CaughtList(Reply):
+    """What the development catcher received, newest first."""
+
     emails: list[CaughtOut]
-
-
-async def outbox_depth(app: web.Application) -> int:
-    """Emails waiting to be sent, for the metrics gauge."""
-    return await app[MAIL].depth()
 
 
 async def mail_runtime(app: web.Application) -> AsyncIterator[None]:
@@ -52,6 +54,7 @@ async def mail_runtime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     outbox = Outbox(store, MailTemplates(), Sender(settings.mail_from))
     app[MAIL] = outbox
+    app[METRICS].outbox_depth("email", outbox.depth)
     catcher = None
     if settings.mail_catcher and settings.smtp_host is not None:
         catcher = MailCatcher(settings.smtp_host, settings.smtp_port)
@@ -72,6 +75,7 @@ async def mail_runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 @routes.get("/api/v1/caught-mail")
+@operation(CaughtList, roles=["admin"], errors=[ErrorCode.MAIL_CATCHER_OFF])
 async def caught_mail(request: web.Request) -> web.Response:
     """What the development catcher received, newest first."""
     require(request, "admin")

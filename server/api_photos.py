@@ -12,10 +12,12 @@ import time
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
-from server.api import Body, error, read_body, require
+from server.api_models import Reply
 from server.keys import STORE
+from server.openapi import operation
+from server.rest import Body, error, read_body, reply, require
 from signaling.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -46,15 +48,21 @@ def photo_url(staff_id: int, version: float | None) -> str | None:
 
 
 class PhotoUpload(Body):
+    """A photo as a data URL (``data:image/png;base64,…``): PNG, JPEG or WebP."""
+
     data: Annotated[str, StringConstraints(max_length=MAX_DATA_URL)]
 
 
-class PhotoOut(BaseModel):
+class PhotoOut(Reply):
+    """Where one's photo is served now (null: none)."""
+
     photo_url: str | None
 
 
 @routes.put("/api/v1/me/photo")
-async def upload(request: web.Request) -> web.Response:
+@operation(PhotoOut, body=PhotoUpload, auth="session")
+async def upload_photo(request: web.Request) -> web.Response:
+    """Set one's own photo (cropped and shrunk by the browser)."""
     session = require(request)
     body = await read_body(request, PhotoUpload)
     head, _, encoded = body.data.partition(",")
@@ -72,15 +80,16 @@ async def upload(request: web.Request) -> web.Response:
     now = time.time()
     await request.app[STORE].set_photo(session.member.id, kind, data, now)
     log.info("staff %s changed their photo", session.member.id)
-    out = PhotoOut(photo_url=photo_url(session.member.id, now))
-    return web.json_response(out.model_dump(mode="json"))
+    return reply(PhotoOut(photo_url=photo_url(session.member.id, now)))
 
 
 @routes.delete("/api/v1/me/photo")
-async def remove(request: web.Request) -> web.Response:
+@operation(PhotoOut, auth="session")
+async def remove_photo(request: web.Request) -> web.Response:
+    """Remove one's own photo."""
     session = require(request)
     await request.app[STORE].delete_photo(session.member.id)
-    return web.json_response(PhotoOut(photo_url=None).model_dump(mode="json"))
+    return reply(PhotoOut(photo_url=None))
 
 
 @routes.get("/staff-photos/{id:\\d{1,12}}")

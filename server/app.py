@@ -17,17 +17,26 @@ from redis.asyncio import Redis
 from server import (
     admin_pages,
     api,
+    api_audit,
+    api_docs,
     api_mail,
     api_photos,
+    api_privacy,
+    api_shift,
     api_sites,
     api_staff,
+    api_tokens,
+    api_webhooks,
     fanout,
     health,
+    metrics,
     pages,
     pages_account,
     precheck_api,
+    rest,
 )
 from server.assets import Assets
+from server.audit import AUDIT, Audit
 from server.auth import SessionAuth
 from server.ice import TurnIce
 from server.installs import Installs
@@ -42,20 +51,23 @@ from server.keys import (
     STORE,
     TEMPLATES,
     THROTTLE,
+    WEBHOOKS,
 )
 from server.limits import RateLimits, rates_from
 from server.migrate import migrate
 from server.net import TRUSTED_PROXIES, socket_address
+from server.privacy import PRIVACY, Privacy, RetentionSchedule
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
+from server.store_webhooks import WebhookStore
 from server.throttle import MemoryThrottle, RedisThrottle
+from server.webhooks import Outbox, policy_for
 from signaling.calls import Calls
 from signaling.clock import LoopClock
 from signaling.conversations import Conversations
 from signaling.event_log import EventLog
 from signaling.namespaces import Signaling
-from signaling.outbound import Outbound
 from signaling.routing import Router, RoutingPolicy
 from signaling.sweeper import Sweeper
 from signaling.views import StaffHandles
@@ -83,7 +95,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 def create_app(settings: Settings) -> web.Application:
     """Build the application. The store, the signaling domain and the socket server are
     created in ``cleanup_ctx`` and torn down in reverse, closing every socket."""
-    app = web.Application(middlewares=[api.guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[rest.errors, api.guard], client_max_size=256 * 1024)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = settings.proxy_networks
@@ -114,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
+    metrics.install(app)
     app.add_routes(pages.routes)
     admin_pages.add_routes(app)
     app.add_routes(health.routes)
@@ -124,6 +137,15 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api_mail.routes)
     app.add_routes(api_photos.routes)
     app.add_routes(pages_account.routes)
+    app.add_routes(api_audit.routes)
+    app.add_routes(api_privacy.routes)
+    app.add_routes(api_shift.routes)
+    app.add_routes(api_tokens.routes)
+    app.add_routes(api_docs.routes)
+    # The audit log (and anything else) subscribes to API token use here.
+    app[api_tokens.TOKEN_LISTENERS] = []
+    app.on_startup.append(api_docs.build_document)
+    app.add_routes(api_webhooks.routes)
     app.router.add_static("/static/", settings.static_dir, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
     # Before _runtime: subscribed before the domain starts, closed after the socket server.
@@ -177,8 +199,20 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
+    figures = app[metrics.METRICS]
+    figures.attach_store(store)
     clock = LoopClock()
-    outbound = Outbound(app[SIO])
+    node_id = uuid.uuid4().hex
+    outbound = metrics.MeteredOutbound(app[SIO], figures)
+    events = EventLog(store)
+    events.subscribe(figures.observe)
+    # Webhooks are relayed from the stored log; the subscription only wakes the outbox.
+    webhooks = Outbox(
+        WebhookStore(store._run, store.dialect),
+        clock,
+        policy_for(settings.mode, settings.webhook_networks),
+    )
+    events.subscribe(webhooks.on_event)
     router = Router(
         store,
         store,
@@ -190,8 +224,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             node_timeout=settings.node_timeout,
         ),
         StaffHandles(settings.secret_key),
-        node_id=uuid.uuid4().hex,
-        events=EventLog(store),
+        node_id=node_id,
+        events=events,
     )
     auth = SessionAuth(settings, store)
     calls = Calls(store, clock, router, outbound, TurnIce(settings, store))
@@ -207,14 +241,22 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     await router.start(alone=settings.redis_url is None)
     sweeper = Sweeper(router.sweep)
     sweeper.start()
+    webhooks.start()
     app[STORE] = store
     app[INSTALLS] = Installs(store)
+    app[WEBHOOKS] = webhooks
     app[AUTH] = auth
+    app[AUDIT] = Audit(store, settings.secret_key)
+    app[PRIVACY] = Privacy(store, app[AUDIT])
+    retention = RetentionSchedule(app[PRIVACY], node_id, settings.retention_every)
+    retention.start()
     app[SIGNALING] = signaling
     log.info("porchlight started on %s", settings.public_url)
     yield
     log.info("porchlight stopping")
+    await retention.stop()
     await sweeper.stop()
+    await webhooks.stop()
     await app[SIO].shutdown()
     await router.stop()
     await clock.close()

@@ -1,4 +1,4 @@
-"""The ``porchlight`` command: serve, migrate, site add, staff add, demo."""
+"""The ``porchlight`` command: serve, migrate, site add, staff add, token, demo."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import errno
 import getpass
-import logging
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from server import api_tokens, cli_privacy, logs
 from server.api_sites import create, snippet
 from server.app import create_app
+from server.audit import CLI, Audit, AuditAction
 from server.auth import hash_password
+from server.keys import SETTINGS
 from server.mail_catcher import CatcherUnavailable
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
@@ -40,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="porchlight", description=__doc__)
     cli.add_argument("--settings", type=Path, help="TOML settings file")
     cli.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///porchlight.db")
+    cli.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one object per line, personal data only as digests",
+    )
     commands = cli.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -91,6 +99,18 @@ def parser() -> argparse.ArgumentParser:
     edit_staff.add_argument("--max-calls", type=int, help="0: chats only, 1: calls too")
     staff.add_parser("list", help="list staff accounts")
 
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    add_token = token.add_parser("create", help="create an API token and print it (once)")
+    add_token.add_argument("name", help="what the token is for, e.g. 'CRM sync'")
+    add_token.add_argument("--scope", choices=["read", "admin"], required=True)
+    add_token.add_argument("--by", required=True, metavar="EMAIL", help="the admin it acts for")
+    token.add_parser("list", help="list API tokens with their last use")
+    revoke = token.add_parser("revoke", help="revoke an API token")
+    revoke.add_argument("id", type=int)
+    cli_privacy.add_parsers(commands)
+
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
@@ -105,7 +125,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    overrides: dict[str, Any] = {"database_url": args.database_url}
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "log_format": args.log_format,
+    }
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
     if args.command == "demo":
@@ -125,9 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"porchlight: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, settings.secret_key)
     if args.command == "serve":
         return run(serve(settings))
     if args.command == "migrate":
@@ -136,8 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "site":
         return asyncio.run(add_site(settings, args))
+    if args.command == "privacy":
+        return asyncio.run(cli_privacy.run(settings, args))
     if args.command == "staff":
         return staff_command(settings, args)
+    if args.command == "token":
+        return asyncio.run(manage_tokens(settings, args))
     return run(demo(settings, args.shop_port))
 
 
@@ -166,7 +191,9 @@ async def until_stopped() -> None:
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    settings = app.get(SETTINGS)
+    access = logs.access_logger(settings.log_format) if settings is not None else {}
+    runner = web.AppRunner(app, handle_signals=False, **access)
     try:
         # setup() starts the app, which may listen too (the demo's mail catcher).
         await runner.setup()
@@ -213,6 +240,9 @@ async def add_site(settings: Settings, args: argparse.Namespace) -> int:
     store = await SqlStore.open(settings.database_url)
     try:
         site = await create(store, fields)
+        await Audit(store, settings.secret_key).record(
+            CLI, AuditAction.SITE_CREATED, f"site:{site.key}", {"name": site.name}
+        )
     finally:
         await store.close()
     if site.relay_only:
@@ -277,6 +307,12 @@ async def add_staff(settings: Settings, new: StaffInvite, password: str) -> int:
         )
         if new.max_calls != 1:
             await store.update_staff(member.id, max_calls=new.max_calls)
+        await Audit(store, settings.secret_key).record(
+            CLI,
+            AuditAction.STAFF_CREATED,
+            f"staff:{member.id}",
+            {"email": member.email, "role": member.role},
+        )
     except DuplicateError:
         print(f"porchlight: a staff member with email {new.email} exists", file=sys.stderr)
         return 1
@@ -304,9 +340,16 @@ async def edit_staff(settings: Settings, email: str, edit: StaffEdit) -> int:
                 file=sys.stderr,
             )
             return 1
+        assert profile is not None
+        if profile.role != found[0].role:
+            await Audit(store, settings.secret_key).record(
+                CLI,
+                AuditAction.STAFF_ROLE_CHANGED,
+                f"staff:{profile.id}",
+                {"from": found[0].role, "to": profile.role},
+            )
     finally:
         await store.close()
-    assert profile is not None
     print(f"Staff member {profile.email} updated: {describe_staff(profile)}")
     return 0
 
@@ -328,6 +371,39 @@ def describe_staff(profile: StaffProfile) -> str:
     calls = "calls too" if profile.max_calls else "chats only"
     invited = ", invited (no password yet)" if profile.invited else ""
     return f"{profile.role}, {languages}, {profile.max_chats} chats, {calls}{invited}"
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    """``token create|list|revoke``: the same tokens as ``/api/v1/tokens``."""
+    await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    try:
+        if args.action == "create":
+            found = await store.staff_credentials(args.by.lower())
+            if found is None or found[0].role != "admin":
+                print(f"porchlight: {args.by} is not an active admin", file=sys.stderr)
+                return 1
+            token, secret = await api_tokens.create(store, args.name, args.scope, found[0].id)
+            print(f"API token {token.id} ({token.scope}) created. It is shown only now:\n")
+            print(secret)
+        elif args.action == "list":
+            for token in await store.list_tokens():
+                used = _when(token.last_used_at) if token.last_used_at else "never used"
+                state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "active"
+                print(f"{token.id}\t{token.prefix}…\t{token.scope}\t{token.name}\t{used}\t{state}")
+        else:
+            revoked = await store.revoke_token(args.id, time.time())
+            if revoked is None:
+                print(f"porchlight: no API token {args.id}", file=sys.stderr)
+                return 1
+            print(f"API token {revoked.id} revoked.")
+    finally:
+        await store.close()
+    return 0
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch or 0))
 
 
 async def prepare_demo(settings: Settings, shop_origins: tuple[str, ...]) -> None:

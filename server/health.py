@@ -2,10 +2,13 @@
 
 ``GET /healthz`` (liveness) answers 200 while the process serves HTTP and never touches the
 database, so a server that is only waiting on its database is not restarted for it.
-``GET /readyz`` (readiness) answers 200 when a message could be stored now, and 503 with a
-coded body when the database does not answer within ``READY_TIMEOUT``: traffic should go
-elsewhere until it does. The readiness check has its own connection, outside the store's
-pool, so it neither waits behind message sends nor takes a connection from them.
+``GET /readyz`` (readiness) answers 200 when a message could be stored now and, on a node
+of a fleet, Redis answers; else 503 with a coded body (``database.unavailable`` or
+``redis.unavailable``) within ``READY_TIMEOUT``: traffic should go elsewhere until it does.
+Without Redis a fleet node has no shared sign-in counts or rate limits and no cross-node
+emits. The checks have their own connections, outside the store's pool and the app's Redis
+clients, so they neither wait behind message sends nor take a connection from them. The body
+reports each check: ``{"status", "database", "redis"}`` (``ok``, ``unused`` or a reason).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from urllib.request import pathname2url
 
 import sqlalchemy as sa
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.fanout import cross_node_ready
 from server.keys import SETTINGS, SIO
+from signaling.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +35,10 @@ READY_TIMEOUT = 2.0
 """Seconds within which ``/readyz`` answers, whatever the database does."""
 LOCK_WAIT = 1.0
 """Seconds the check waits for a table lock (a migration, a ``LOCK TABLE``) before it fails."""
-UNAVAILABLE = "database.unavailable"
+UNAVAILABLE = str(ErrorCode.DATABASE_UNAVAILABLE)
 """The code of a 503 from ``/readyz``: the database did not answer in time, or failed."""
+REDIS_UNAVAILABLE = str(ErrorCode.REDIS_UNAVAILABLE)
+"""The code of a 503 from ``/readyz`` when the database answers but Redis does not."""
 
 # The locks a message append takes (UPDATE conversations, INSERT messages), taken and released
 # in a transaction that writes nothing: the check fails exactly when appends would wait.
@@ -130,15 +137,52 @@ class Readiness:
             await self._engine.dispose()
 
 
+class RedisReadiness:
+    """Whether Redis answers a PING within ``timeout`` seconds, on a client of its own.
+    ``check`` returns None when it does (or when there is no Redis), else a reason."""
+
+    def __init__(self, redis_url: str | None, timeout: float = READY_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._redis = (
+            None
+            if redis_url is None
+            else Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        )
+
+    @property
+    def used(self) -> bool:
+        return self._redis is not None
+
+    async def check(self) -> str | None:
+        if self._redis is None:
+            return None
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._redis.ping()
+        except TimeoutError:
+            return f"no answer within {self.timeout:g} s"
+        except Exception as error:
+            return type(error).__name__
+        return None
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
 READINESS = web.AppKey("readiness", Readiness)
+REDIS_READINESS = web.AppKey("redis_readiness", RedisReadiness)
 
 
 async def readiness_runtime(app: web.Application) -> AsyncIterator[None]:
-    """The readiness check's own connection, opened with the app and closed with it."""
+    """The readiness checks' own connections, opened with the app and closed with it."""
     readiness = Readiness(app[SETTINGS].database_url)
+    redis = RedisReadiness(app[SETTINGS].redis_url)
     app[READINESS] = readiness
+    app[REDIS_READINESS] = redis
     yield
     await readiness.close()
+    await redis.close()
 
 
 @routes.get("/healthz")
@@ -149,23 +193,37 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 when the database answers within ``READY_TIMEOUT``, else 503 with the
-    ``database.unavailable`` code. A fleet node whose Redis listener is down is ``degraded``
-    (still 200: it stores and serves everything, and its clients catch up by seq what other
-    nodes' emits did not bring them)."""
-    problem = await request.app[READINESS].check()
-    if problem is None:
+    """Readiness: 200 when the database (and Redis, for a fleet) answer within
+    ``READY_TIMEOUT``, else 503 with ``database.unavailable`` or ``redis.unavailable``. A
+    fleet node whose Redis answers but whose listener has not resubscribed yet is
+    ``degraded`` (still 200: it stores and serves everything, and its clients catch up by
+    seq what other nodes' emits did not bring them)."""
+    redis = request.app[REDIS_READINESS]
+    database_problem, redis_problem = await asyncio.gather(
+        request.app[READINESS].check(), redis.check()
+    )
+    checks = {
+        "database": database_problem or "ok",
+        "redis": redis_problem or ("ok" if redis.used else "unused"),
+    }
+    if database_problem is None and redis_problem is None:
         if not cross_node_ready(request.app[SIO].manager):
             return web.json_response(
-                {"status": "degraded", "reason": "Redis is unreachable: no cross-node emits"}
+                {
+                    "status": "degraded",
+                    **checks,
+                    "reason": "not yet resubscribed to Redis: no cross-node emits",
+                }
             )
-        return web.json_response({"status": "ready"})
-    log.warning("not ready: database check failed (%s)", problem)
+        return web.json_response({"status": "ready", **checks})
+    if database_problem is not None:
+        log.warning("not ready: database check failed (%s)", database_problem)
+        failed = {"code": UNAVAILABLE, "message": "The database does not answer."}
+    else:
+        log.warning("not ready: Redis check failed (%s)", redis_problem)
+        failed = {"code": REDIS_UNAVAILABLE, "message": "Redis does not answer."}
     return web.json_response(
-        {
-            "status": "unavailable",
-            "error": {"code": UNAVAILABLE, "message": "The database does not answer."},
-        },
+        {"status": "unavailable", **checks, "error": failed},
         status=503,
         headers={"Retry-After": "5"},
     )

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.api import wait_text
 from server.api_staff import LINK_HOURS, send_password_link
+from server.audit import AUDIT, Actor, AuditAction
 from server.auth import hash_password, token_digest
 from server.keys import AUTH, SIGNALING, STORE, THROTTLE
 from server.net import request_address
@@ -115,6 +116,12 @@ async def set_password(request: web.Request) -> web.Response:
         await request.app[AUTH].end_all_sessions(profile.id)
         await request.app[SIGNALING].sign_out(profile.id)
     log.info("staff %s set their password (%s link)", profile.id, purpose)
+    await request.app[AUDIT].record(
+        Actor.staff(profile.id, profile.email, request),
+        AuditAction.PASSWORD_CHANGED,
+        f"staff:{profile.id}",
+        {"via": f"{purpose} link"},
+    )
     return _page(request, state="done", title="Password set", email=profile.email)
 
 
@@ -154,7 +161,8 @@ async def forgot(request: web.Request) -> web.Response:
     found = await store.staff_credentials(email)
     profile = await store.staff_profile(found[0].id) if found else None
     if profile is not None:
-        await send_password_link(request.app, profile, "Your team")
+        actor = Actor.anonymous(email, request)
+        await send_password_link(request.app, profile, "Your team", actor)
     return _page(
         request,
         state="forgot-sent",

@@ -77,6 +77,12 @@ class Settings(BaseModel):
     ice_transport_policy: Literal["all", "relay"] = "all"
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, personal data only in redactable fields (server.logs).
+    log_format: Literal["text", "json"] = "text"
+    # How often the retention purge runs (on one node of a fleet), in seconds.
+    retention_every: Annotated[float, Field(ge=60, le=7 * 86400)] = 3600.0
+    # The bearer token that GET /metrics requires; unset, /metrics is off (404).
+    metrics_token: Annotated[str | None, Field(min_length=16)] = None
     # Reverse proxies whose X-Forwarded-For is believed (CIDR blocks or addresses).
     trusted_proxies: tuple[str, ...] = ()
     # Rate limits (per visitor or staff member, per address, per site). Per address they are
@@ -92,6 +98,10 @@ class Settings(BaseModel):
     # visitor's new check replaces their running one).
     prechecks_running: Annotated[int, Field(ge=1, le=1000)] = 8
     prechecks_per_address: Annotated[int, Field(ge=1, le=1000)] = 2
+    # Webhook receivers on these networks may be called although they are private (an
+    # on-premises system); every other private, loopback or link-local address is refused.
+    # Plain http receivers are allowed in development mode only.
+    webhook_allowed_networks: tuple[str, ...] = ()
     static_dir: Path = Path(__file__).parent / "static"
     # Email (server.mail). No smtp_host: emails wait in the outbox until one is set.
     smtp_host: str | None = None
@@ -186,7 +196,7 @@ class Settings(BaseModel):
             )
         return self
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
         # From the environment: one comma-separated string.
@@ -229,6 +239,10 @@ class Settings(BaseModel):
         return parse_networks(self.trusted_proxies)
 
     @property
+    def webhook_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.webhook_allowed_networks)
+
+    @property
     def public_origin(self) -> str:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
@@ -246,6 +260,11 @@ class Settings(BaseModel):
             raise SettingsError(
                 "setting secret_key (PORCHLIGHT_SECRET_KEY): the default or placeholder secret "
                 "cannot be used in production; set a random value of at least 32 characters"
+            )
+        if self.metrics_token is not None and PLACEHOLDER in self.metrics_token.lower():
+            raise SettingsError(
+                "setting metrics_token (PORCHLIGHT_METRICS_TOKEN): the placeholder cannot be "
+                "used in production; set a random value of at least 16 characters"
             )
         if self.turn_host is not None and (
             self.turn_secret == DEFAULT_TURN_SECRET or PLACEHOLDER in self.turn_secret.lower()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from server.api import Body
+from server.api_models import NEXT_PAGE, Reply
+from server.rest import Body
 from server.settings import EMAIL
 from server.store_staff import StaffProfile
 
@@ -78,7 +79,7 @@ class PasswordChange(Body):
     new_password: Password
 
 
-class StaffOut(BaseModel):
+class StaffOut(Reply):
     """A staff member as the API shows them; ``invited``: no password chosen yet."""
 
     id: int
@@ -108,15 +109,20 @@ class StaffOut(BaseModel):
         )
 
 
-class StaffList(BaseModel):
+class StaffList(Reply):
+    """One page of staff members, oldest first."""
+
     staff: list[StaffOut]
+    next_cursor: str | None = NEXT_PAGE
 
 
-class StaffOne(BaseModel):
+class StaffOne(Reply):
+    """One staff member."""
+
     staff: StaffOut
 
 
-class LinkSent(BaseModel):
+class LinkSent(Reply):
     """An invitation or reset link was emailed; ``url`` is the same link, shown to the admin
     once, for when email is slow or not set up."""
 
@@ -126,11 +132,15 @@ class LinkSent(BaseModel):
     message_id: str
 
 
-class ConsoleLanguageOut(BaseModel):
+class ConsoleLanguageOut(Reply):
+    """A language the console is offered in."""
+
     code: str
     name: str
 
 
-class ProfileOut(BaseModel):
+class ProfileOut(Reply):
+    """One's own profile, and the console languages one may choose."""
+
     staff: StaffOut
     console_languages: list[ConsoleLanguageOut]

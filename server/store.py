@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -26,11 +27,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.accounts import Accounts, DuplicateError, commit
 from server.database import PostgresDatabase, SqliteDatabase
+from server.store_audit import AuditStore
 from server.store_calls import CallStore
 from server.store_mail import MailStore
 from server.store_photos import PhotoStore
+from server.store_privacy import PrivacyStore
 from server.store_routing import RoutingState
+from server.store_shift import ShiftState
 from server.store_staff import StaffStore
+from server.store_tokens import TokenStore
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.ports import (
@@ -53,7 +58,7 @@ T = TypeVar("T")
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 # Columns that ``Changes.extra`` may set, beyond its named fields.
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
 
 _MESSAGE = (
     messages.c.conversation_id,
@@ -145,7 +150,18 @@ def _message(row: AnyRow | tuple[Any, ...]) -> Message:
     return Message(**fields)
 
 
-class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore, PhotoStore):
+class SqlStore(
+    Accounts,
+    CallStore,
+    RoutingState,
+    ShiftState,
+    TokenStore,
+    AuditStore,
+    PrivacyStore,
+    MailStore,
+    StaffStore,
+    PhotoStore,
+):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.
 
@@ -159,6 +175,8 @@ class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore, PhotoSt
         self._site_keys = {}
         self._sites = {}
         self.dialect: str = database.engine.dialect.name
+        # Told each transaction's duration in seconds (server.metrics), when set.
+        self.observe: Callable[[float], None] | None = None
 
     @classmethod
     async def open(cls, database_url: str) -> SqlStore:
@@ -176,7 +194,13 @@ class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore, PhotoSt
         return store
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await self._database.run(work)
+        if self.observe is None:
+            return await self._database.run(work)
+        started = time.perf_counter()
+        try:
+            return await self._database.run(work)
+        finally:
+            self.observe(time.perf_counter() - started)
 
     async def close(self) -> None:
         """Close every connection."""
@@ -398,6 +422,14 @@ class SqlStore(Accounts, CallStore, RoutingState, MailStore, StaffStore, PhotoSt
             )
             for row in rows
         ]
+
+    async def count_waiting(self) -> int:
+        """How many conversations wait for a person (queued or ringing), fleet-wide."""
+        statement = sa.select(sa.func.count()).where(
+            conversations.c.status.in_(("queued", "ringing"))
+        )
+        counted: int | None = await self._run(lambda conn: conn.scalar(statement))
+        return int(counted or 0)
 
     async def recent_handling_seconds(self, limit: int = 20) -> list[float]:
         """``ended_at - accepted_at`` for the most recently ended handled conversations,

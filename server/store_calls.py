@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from server.store_shift import begin_wrapup
 from server.tables import call_proposals, calls, conversations
 from signaling.ports import (
     Call,
@@ -32,8 +33,10 @@ from signaling.ports import (
     EndedBy,
     NewCall,
     Proposal,
+    ShiftPolicy,
     StartedCall,
     Status,
+    WrapUp,
 )
 from signaling.protocol import Channel
 
@@ -226,15 +229,17 @@ class CallStore:
         now: float,
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
+        wrapup: ShiftPolicy | None = None,
     ) -> Closed | None:
         """Apply ``changes`` like ``update_conversation`` (whose ``UPDATE`` holds the row)
-        and, in the same transaction, end the running call (by ``system``, ``call_reason``)
-        and withdraw an open proposal. None when the row did not match."""
+        and, in the same transaction, end the running call (by ``system``, ``call_reason``),
+        withdraw an open proposal and, with ``wrapup``, begin the assignee's wrap-up. None
+        when the row did not match."""
         statement = self._conversation_update(
             conversation_id, changes, expect_status, expect_assignee
         )
 
-        def work(conn: Connection) -> tuple[AnyRow, Call | None] | None:
+        def work(conn: Connection) -> tuple[AnyRow, Call | None, WrapUp | None] | None:
             row = conn.execute(statement).first()
             if row is None:
                 conn.rollback()
@@ -242,8 +247,11 @@ class CallStore:
             call = close_calls(conn, conversation_id, call_reason, now)
             if call is not None:
                 row = conn.execute(_GET_ROW, {"conversation_id": conversation_id}).one()
+            wrapped = None
+            if wrapup is not None and row.assignee_id is not None:
+                wrapped = begin_wrapup(conn, row.assignee_id, conversation_id, now, wrapup)
             conn.commit()
-            return row, call
+            return row, call, wrapped
 
         closed = await self._run(work)
         if closed is None:
@@ -252,7 +260,7 @@ class CallStore:
         assert conversation is not None
         if closed[1] is not None:
             log.info("call %s ended with conversation %s", closed[1].id, conversation_id)
-        return Closed(conversation, closed[1])
+        return Closed(conversation, closed[1], closed[2])
 
     async def propose_call(
         self, conversation_id: str, staff_id: int, channel: Channel, now: float

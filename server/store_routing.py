@@ -22,6 +22,7 @@ from server.accounts import commit, staff_from_row
 from server.store_calls import close_calls
 from server.tables import conversations, nodes, staff, staff_presence, staff_sockets
 from signaling.ports import (
+    AwayReason,
     Call,
     Candidate,
     Chooser,
@@ -57,6 +58,13 @@ _RINGING = sa.exists().where(
     conversations.c.ringing_staff_id == staff_presence.c.staff_id,
 )
 _CONNECTED = sa.exists().where(staff_sockets.c.staff_id == staff_presence.c.staff_id)
+# A conversation's channel is its running call's (or, between an accept and the call's
+# start, the call it asked for): holding one that is not a chat is being in a call.
+_IN_CALL = sa.exists().where(
+    conversations.c.status == "active",
+    conversations.c.assignee_id == staff_presence.c.staff_id,
+    conversations.c.channel != "chat",
+)
 
 # The statements of every start, dispatch and accept, built once with bound parameters:
 # building a Core statement (and its cache key) per call cost more than running it on SQLite.
@@ -72,8 +80,10 @@ _FREE_CANDIDATES = (
         staff_presence.c.status.label("presence"),
         staff_presence.c.media,
         staff_presence.c.idle_since,
+        staff_presence.c.wrapup_until,
         _ACTIVE_COUNT.label("held"),
         _RINGING.label("ringing"),
+        _IN_CALL.label("in_call"),
     )
     .join_from(staff_presence, staff, staff.c.id == staff_presence.c.staff_id)
     .where(*_ON_DUTY)
@@ -173,6 +183,8 @@ def _presence(row: AnyRow) -> Presence:
         media=frozenset(json.loads(values["media"])),
         idle_since=values["idle_since"],
         grace_until=values["grace_until"],
+        reason=values["away_reason"],
+        away_since=values["away_since"],
     )
 
 
@@ -183,6 +195,8 @@ def _select_presence(staff_id: int) -> sa.Select[Any]:
         staff_presence.c.media,
         staff_presence.c.idle_since,
         staff_presence.c.grace_until,
+        staff_presence.c.away_reason,
+        staff_presence.c.away_since,
         _CONNECTED.label("connected"),
     ).where(staff_presence.c.staff_id == staff_id)
 
@@ -327,19 +341,26 @@ class RoutingState:
         status: Literal["available", "away"],
         media: frozenset[str] | None,
         now: float,
-    ) -> Presence:
-        """Store what the staff member chose; becoming available restarts their idle time."""
+        reason: AwayReason | None = None,
+    ) -> tuple[Presence, Presence]:
+        """Store what the staff member chose; becoming available restarts their idle time,
+        going away (or changing reason) starts an away spell and restarts the count of calls
+        in a row. Returns the presence before and after."""
 
-        def work(conn: Connection) -> AnyRow:
+        def work(conn: Connection) -> tuple[AnyRow, AnyRow]:
             _ensure_presence(conn, member.id, now)
+            before = conn.execute(
+                _select_presence(member.id).with_for_update(of=staff_presence)
+            ).one()
             values: dict[str, Any] = {"status": status}
             if media is not None:
                 values["media"] = _json(media)
             if status == "available":
-                values["idle_since"] = sa.case(
-                    (staff_presence.c.status == "available", staff_presence.c.idle_since),
-                    else_=sa.literal(now),
-                )
+                values.update(away_reason=None, away_since=None)
+                if before.status != "available":
+                    values["idle_since"] = now
+            elif before.status != "away" or before.away_reason != reason:
+                values.update(away_reason=reason, away_since=now, calls_in_row=0)
             conn.execute(
                 sa.update(staff_presence)
                 .where(staff_presence.c.staff_id == member.id)
@@ -347,9 +368,10 @@ class RoutingState:
             )
             row = conn.execute(_select_presence(member.id)).one()
             conn.commit()
-            return row
+            return before, row
 
-        return _presence(await self._run(work))
+        before, after = await self._run(work)
+        return _presence(before), _presence(after)
 
     async def get_presence(self, member: StaffMember, now: float) -> Presence:
         """The staff member's presence (away, offline, idle since now when never seen)."""
@@ -380,7 +402,7 @@ class RoutingState:
             if conn.execute(_ANY_QUEUED).first() is None:
                 conn.rollback()
                 return []
-            free = _free_candidates(conn)
+            free = _free_candidates(conn, now)
             if not free:
                 conn.rollback()
                 return []
@@ -599,9 +621,14 @@ def _start_grace(conn: Connection, staff_id: int, now: float, grace: float) -> b
     return True
 
 
-def _free_candidates(conn: Connection) -> list[Candidate]:
-    """Connected, available staff who are not being rung and have a free chat slot."""
-    rows = conn.execute(_FREE_CANDIDATES).all()
+def _free_candidates(conn: Connection, now: float) -> list[Candidate]:
+    """Connected, available staff who are not being rung, not wrapping up and have a free
+    chat slot."""
+    rows = [
+        row
+        for row in conn.execute(_FREE_CANDIDATES).all()
+        if row.wrapup_until is None or row.wrapup_until <= now
+    ]
     candidates = [
         Candidate(
             member=staff_from_row(row._mapping),
@@ -611,6 +638,7 @@ def _free_candidates(conn: Connection) -> list[Candidate]:
             idle_since=row.idle_since,
             # Call capacity 0: chats only, so no call is ever offered to them.
             media=frozenset(json.loads(row.media)) if row.max_calls > 0 else frozenset(),
+            in_call=bool(row.in_call),
         )
         for row in rows
     ]

@@ -99,9 +99,9 @@ class StaffStore:
     async def _run(self, work: Callable[[Connection], T]) -> T:
         raise NotImplementedError
 
-    async def staff_profiles(self) -> list[StaffProfile]:
-        """Every staff member, oldest first."""
-        statement = sa.select(*_PROFILE).order_by(staff.c.id)
+    async def staff_profiles(self, after: int = 0, limit: int | None = None) -> list[StaffProfile]:
+        """Staff members with ``id > after``, oldest first, at most ``limit`` (all if None)."""
+        statement = sa.select(*_PROFILE).where(staff.c.id > after).order_by(staff.c.id).limit(limit)
         rows = await self._run(lambda conn: conn.execute(statement).all())
         return [_profile(row._mapping) for row in rows]
 

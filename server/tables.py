@@ -29,6 +29,8 @@ sites = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # Calls on this site use TURN relays only, so neither side learns the other's address.
     sa.Column("relay_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Ended conversations older than this many days are purged (server.retention); NULL keeps.
+    sa.Column("retention_days", sa.Integer, nullable=True),
     # The widget: channels offered (JSON list), brand colour, launcher side and text, and
     # whether the answering staff member's name and initials are shown.
     sa.Column(
@@ -43,6 +45,8 @@ sites = sa.Table(
     sa.Column("seen_at", sa.Double, nullable=True),
     # A deleted site answers nothing; its key is never reused.
     sa.Column("deleted_at", sa.Double, nullable=True),
+    # JSON object of the shift rules (signaling.ports.ShiftPolicy); NULL: the defaults.
+    sa.Column("shift", sa.Text, nullable=True),
 )
 
 staff = sa.Table(
@@ -152,6 +156,11 @@ conversations = sa.Table(
     # Bumped by every UPDATE of the row's state, in that UPDATE: clients order the views they
     # receive by it. Messages and read markers have their own counters (the seqs).
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # The customer's rating once it has ended: 1 to 5, and what they wrote (personal data).
+    sa.Column("rating", sa.Integer, nullable=True),
+    sa.Column("rating_comment", sa.Text, nullable=True),
+    # The outcome tag its staff member picked from the site's catalogue.
+    sa.Column("outcome", sa.String(40), nullable=True),
     sa.Index(None, "status", "queued_at"),
     sa.Index(None, "status", "ring_deadline"),
     sa.Index(None, "site_id", "visitor_id"),
@@ -159,6 +168,8 @@ conversations = sa.Table(
     sa.Index(None, "assignee_id", "status"),
     # recent_handling_seconds reads the newest ended conversations.
     sa.Index(None, "ended_at"),
+    # The retention purge: a site's ended conversations, oldest first.
+    sa.Index(None, "site_id", "status", "ended_at"),
 )
 
 messages = sa.Table(
@@ -227,7 +238,18 @@ staff_presence = sa.Table(
     # Set when the last console socket went while conversations were assigned; the sweeper
     # returns them to the queue once it has passed.
     sa.Column("grace_until", sa.Double, nullable=True),
+    # While away: why (break, lunch, training, other) and since when.
+    sa.Column("away_reason", sa.String(16), nullable=True),
+    sa.Column("away_since", sa.Double, nullable=True),
+    # A running wrap-up: not rung until wrapup_until; any node's sweeper ends it.
+    sa.Column("wrapup_until", sa.Double, nullable=True),
+    sa.Column("wrapup_began", sa.Double, nullable=True),
+    sa.Column("wrapup_conversation_id", sa.String(32), nullable=True),
+    sa.Column("wrapup_pause", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Calls since the last pause or away spell, for the site's cap of calls in a row.
+    sa.Column("calls_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Index(None, "grace_until"),
+    sa.Index(None, "wrapup_until"),
 )
 
 staff_sockets = sa.Table(
@@ -295,4 +317,115 @@ call_proposals = sa.Table(
         sqlite_where=sa.text("answer IS NULL"),
         postgresql_where=sa.text("answer IS NULL"),
     ),
+)
+
+# Tokens for server-to-server REST (server.api_tokens). Only the SHA-256 of a token is kept;
+# ``prefix`` (its first characters) lets a person tell their tokens apart.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),  # 'read' | 'admin'
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_used_at", sa.Double, nullable=True),
+    sa.Column("revoked_at", sa.Double, nullable=True),
+)
+
+# -- webhooks (server.store_webhooks) -------------------------------------------------------
+
+# A site's receivers. ``kinds`` is a JSON list from server.webhook_kinds; ``secret`` signs
+# (it must be readable to sign, so it is not hashed); after a rotation the previous secret
+# signs too until ``previous_until``.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("kinds", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("previous_secret", sa.String(64), nullable=True),
+    sa.Column("previous_until", sa.Double, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+# The outbox: one row per (endpoint, stored event), written by the relay from the event log,
+# so a node that dies loses nothing. ``message_id`` is the stable ``webhook-id``. A row is
+# due while ``status`` is pending and ``next_attempt_at`` has passed; a node that claims it
+# pushes ``next_attempt_at`` out by a lease, so a node that dies mid-delivery only delays it.
+# No foreign key to ``events``: erasing a conversation's events must not need the outbox.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "endpoint_id",
+        sa.Integer,
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    # Retries go on until 24 h after this (the first attempt, or the last "send again").
+    sa.Column("retry_from", sa.Double, nullable=False),
+    sa.Column("next_attempt_at", sa.Double, nullable=True),
+    sa.Column("last_attempt_at", sa.Double, nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("delivered_at", sa.Double, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "endpoint_id", "id"),
+)
+
+# The relay's place in the event log: one row. Events after ``last_event_id`` are read again
+# on every pass until they are old enough that no transaction still writing one can be behind
+# them (ids are handed out before commit), then the cursor moves past them.
+webhook_cursor = sa.Table(
+    "webhook_cursor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("last_event_id", sa.Integer, nullable=False),
+)
+
+# Who did what to accounts, settings and personal data. Append-only: the migration adds
+# triggers that refuse UPDATE and DELETE. ``actor`` is a label (an email, "cli", "system");
+# ``target`` names what was acted on ("staff:4", "site:KEY", "subject:<digest>").
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("actor_id", sa.Integer, nullable=True),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(200), nullable=True),
+    sa.Column("details", sa.Text, nullable=True),  # JSON object
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Index(None, "at"),
+    sa.Index(None, "action", "at"),
+    sa.Index(None, "actor_id", "at"),
+    sa.Index(None, "target"),
+)
+
+# Scheduled jobs of a fleet (the retention purge): the node that holds a claim runs the job
+# until ``claimed_until``; a crashed node's claim simply lapses.
+job_claims = sa.Table(
+    "job_claims",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("node_id", sa.String(32), nullable=True),
+    sa.Column("claimed_until", sa.Double, nullable=False, server_default="0"),
+    sa.Column("last_run_at", sa.Double, nullable=True),
 )

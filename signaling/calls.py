@@ -231,7 +231,12 @@ class Calls:
                 call.ended_by or "system",
                 call.conversation_id,
                 call.staff_id,
-                {"call_id": call.id, "reason": call.end_reason, "duration_s": view.duration_s},
+                {
+                    "call_id": call.id,
+                    "channel": call.channel,
+                    "reason": call.end_reason,
+                    "duration_s": view.duration_s,
+                },
             )
         )
         log.info("call %s ended by %s (%s)", call.id, call.ended_by, call.end_reason)

@@ -24,6 +24,7 @@ MODELS: list[type[BaseModel]] = [
     protocol.Typing,
     protocol.Read,
     protocol.PageView,
+    protocol.RateConversation,
     protocol.MediaReadiness,
     protocol.SetPresence,
     protocol.StartCall,
@@ -33,16 +34,20 @@ MODELS: list[type[BaseModel]] = [
     protocol.IceCandidate,
     protocol.CallCandidate,
     protocol.EndCall,
+    protocol.ExtendWrapUp,
+    protocol.TagConversation,
     protocol.Sync,
     protocol.CustomerAuth,
     protocol.StaffRef,
     protocol.VisitorView,
+    protocol.RatingView,
     protocol.ConversationView,
     protocol.QueueChange,
     protocol.MessageView,
     protocol.IceServer,
     protocol.IceConfig,
     protocol.CallView,
+    protocol.WrapUpView,
 ]
 
 

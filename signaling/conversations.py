@@ -286,6 +286,33 @@ class Conversations:
         else:
             await self.outbound.to_customer(conversation.id, ServerEvent.READ, data)
 
+    async def rate(self, conversation: Conversation, score: int, comment: str) -> Conversation:
+        """The customer's rating of their ended conversation; a later one replaces it. The
+        staff member sees it at once; the event log keeps the score, never the comment."""
+        if conversation.status != "ended":
+            raise ProtocolError(
+                ErrorCode.CONVERSATION_NOT_ENDED, "A conversation can be rated once it has ended."
+            )
+        updated = await self.store.update_conversation(
+            conversation.id,
+            Changes(extra={"rating": score, "rating_comment": comment or None}),
+            expect_status=("ended",),
+        )
+        if updated is None:
+            raise not_found()
+        await self.router.events.publish(
+            DomainEvent(
+                EventKind.CONVERSATION_RATED,
+                self.clock.now(),
+                "customer",
+                conversation.id,
+                conversation.assignee_id,
+                {"score": score},
+            )
+        )
+        await self.router.announce(updated)
+        return updated
+
     async def page_view(self, conversation: Conversation, url: str, title: str) -> None:
         """Remember the customer's current page; the assignee sees it change."""
         self.writable(conversation)

@@ -1,7 +1,8 @@
 """The closed catalogue of error codes a client can receive.
 
-Every refused event is acknowledged with ``{"ok": false, "error": {"code", "message"}}`` and
-every refused connection carries the same shape in its ``connect_error`` data. Codes are
+Every refused event is acknowledged with ``{"ok": false, "error": {"code", "message"}}``,
+every refused connection carries the same shape in its ``connect_error`` data, and every
+refused REST request answers ``{"error": {"code", "message"}}`` (``server.rest``). Codes are
 declared once here; ``tests/unit/test_catalogues.py`` freezes the set.
 """
 
@@ -18,13 +19,31 @@ class ErrorCode(StrEnum):
     PAYLOAD_INVALID = "payload.invalid"
     """A field is missing, of the wrong type, too long or out of range."""
     PAYLOAD_TOO_LARGE = "payload.too_large"
-    """The event's payload is larger than the protocol allows."""
+    """The event's payload, or a REST request's body, is larger than allowed."""
     EVENT_UNKNOWN = "event.unknown"
     """The event name is not in the catalogue for this namespace."""
     AUTH_REQUIRED = "auth.required"
     """A staff connection without a valid session, or a customer without a valid token."""
     AUTH_FORBIDDEN = "auth.forbidden"
-    """The signed-in staff member's role does not allow this action."""
+    """The signed-in staff member's role, or the API token's scope, does not allow this."""
+    AUTH_INVALID = "auth.invalid"
+    """Wrong email or password at sign-in, or an API token that is unknown or revoked."""
+    AUTH_CSRF = "auth.csrf"
+    """A state-changing request without the session's CSRF token, or from a foreign origin."""
+    AUTH_THROTTLED = "auth.throttled"
+    """Too many failed sign-ins for this account or address; retry after ``retry_after_ms``."""
+    ROUTE_NOT_FOUND = "route.not_found"
+    """No REST endpoint has this path."""
+    METHOD_NOT_ALLOWED = "method.not_allowed"
+    """The REST endpoint exists but not with this method (``Allow`` lists those it takes)."""
+    STAFF_EXISTS = "staff.exists"
+    """A staff member with this email exists already."""
+    API_TOKEN_NOT_FOUND = "api_token.not_found"  # noqa: S105 - an error code
+    """No API token with this id."""
+    PRECHECK_BUSY = "precheck.busy"
+    """Too many connection checks run now (in all, or from this address); retry shortly."""
+    PRECHECK_NOT_FOUND = "precheck.not_found"
+    """No such connection check, or it belongs to someone else."""
     SITE_UNKNOWN = "site.unknown"
     """The site key does not name a site."""
     ORIGIN_NOT_ALLOWED = "origin.not_allowed"
@@ -35,6 +54,9 @@ class ErrorCode(StrEnum):
     """No such conversation, or it is not one the caller may see."""
     CONVERSATION_ENDED = "conversation.ended"
     """The conversation has ended; it can be read but not written to."""
+    CONVERSATION_NOT_ENDED = "conversation.not_ended"
+    """The conversation (or one of the person's) has not ended, and the action needs it to
+    have: rating it, or erasing the person's data."""
     CONVERSATION_NOT_ASSIGNED = "conversation.not_assigned"
     """The staff member is not the one handling this conversation."""
     RING_EXPIRED = "ring.expired"
@@ -49,12 +71,17 @@ class ErrorCode(StrEnum):
     """Calls need an active conversation with a staff member in it."""
     CHANNEL_NOT_OFFERED = "channel.not_offered"
     """The site does not offer this channel (chat, voice, video or see-them-only)."""
+    TAG_UNKNOWN = "tag.unknown"
+    """The outcome tag is not in the site's catalogue."""
+    WEBHOOK_NOT_FOUND = "webhook.not_found"
+    """No such webhook endpoint, or no such delivery of that endpoint."""
+    WEBHOOK_URL_REFUSED = "webhook.url_refused"
+    """A webhook URL that may not be called: not https (http only in development), or a
+    host that is or resolves to a loopback, private, link-local or metadata address."""
     RATE_LIMITED = "rate.limited"
     """Too many events or connections in a short time; retry after ``retry_after_ms``."""
     STAFF_NOT_FOUND = "staff.not_found"
     """No staff member with that id."""
-    STAFF_EXISTS = "staff.exists"
-    """A staff member with this email exists already."""
     STAFF_LAST_ADMIN = "staff.last_admin"
     """The change would leave the team without an admin who can sign in."""
     LINK_INVALID = "link.invalid"
@@ -63,6 +90,10 @@ class ErrorCode(StrEnum):
     """The current password given to change one's own password is not the right one."""
     MAIL_CATCHER_OFF = "mail.catcher_off"
     """The development mail catcher is not running (it runs with ``make demo``)."""
+    DATABASE_UNAVAILABLE = "database.unavailable"
+    """The database does not answer in time (``/readyz``); retry after ``Retry-After``."""
+    REDIS_UNAVAILABLE = "redis.unavailable"
+    """A fleet node's Redis does not answer (``/readyz``); retry after ``Retry-After``."""
     SERVER_ERROR = "server.error"
     """Something failed on the server; nothing was changed and the event can be retried."""
 

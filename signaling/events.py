@@ -41,6 +41,9 @@ class CustomerEvent(StrEnum):
     """An SDP answer for the running call; relayed to the other participant only."""
     CALL_CANDIDATE = "call.candidate"
     """A trickled ICE candidate (null: gathering finished); relayed to the other participant."""
+    CONVERSATION_RATE = "conversation.rate"
+    """Rate an ended conversation: ``score`` 1 to 5 and an optional ``comment``; a later
+    rating replaces the earlier one. Ack: ``conversation``."""
     CALL_END = "call.end"
     """End the running call with a ``reason`` (``hangup`` or a failure code). Ack: ``call``."""
 
@@ -79,6 +82,13 @@ class StaffEvent(StrEnum):
     """A trickled ICE candidate (null: gathering finished); relayed to the other participant."""
     CALL_END = "call.end"
     """End the running call with a ``reason`` (``hangup`` or a failure code). Ack: ``call``."""
+    WRAPUP_END = "wrapup.end"
+    """Ready now: end this staff member's wrap-up early. Ack: ``wrapup`` (null)."""
+    WRAPUP_EXTEND = "wrapup.extend"
+    """Add ``seconds`` (default 30) to the running wrap-up. Ack: ``wrapup``."""
+    CONVERSATION_TAG = "conversation.tag"
+    """Pick the outcome ``tag`` (from the site's catalogue) of one of this staff member's
+    conversations, open or ended. Ack: ``tag``."""
 
 
 class ServerEvent(StrEnum):
@@ -103,7 +113,12 @@ class ServerEvent(StrEnum):
     """[staff] One waiting conversation changed: ``op`` (``upsert`` or ``remove``) and its
     ``conversation``; one small event per change, never the whole queue (``sync`` has it)."""
     PRESENCE = "presence"
-    """[staff] This staff member's presence changed (possibly from another tab)."""
+    """[staff] This staff member's presence changed (possibly from another tab): ``status``
+    and, while away, ``reason``."""
+    WRAPUP = "wrapup"
+    """[staff] This staff member's wrap-up started, changed or ended: ``wrapup`` (null when
+    over) with ``conversation_id``, ``remaining_ms``, ``pause``, the site's ``tags`` and the
+    chosen ``outcome``."""
     CALL_STATE = "call.state"
     """[both] A call started or ended: ``call`` and, while it runs, this side's ``ice``
     (STUN/TURN servers with short-lived credentials, and the ICE transport policy)."""

@@ -35,8 +35,11 @@ from signaling.protocol import (
     ConversationRef,
     CustomerAuth,
     EndCall,
+    ExtendWrapUp,
     PageView,
+    Payload,
     ProposeCall,
+    RateConversation,
     Read,
     RespondCall,
     ResumeConversation,
@@ -45,11 +48,13 @@ from signaling.protocol import (
     StartCall,
     StartConversation,
     Sync,
+    TagConversation,
     Typing,
     decode,
     ok,
 )
 from signaling.routing import Router
+from signaling.shift import reason_of
 from signaling.views import call_view, message_view
 
 log = logging.getLogger(__name__)
@@ -210,6 +215,11 @@ class CustomerNamespace(CallHandlers, ProtocolNamespace):
         ended = await self.router.end(conversation, "customer")
         return ok(conversation=self.router.view(ended, for_staff=False).to_wire())
 
+    async def on_conversation_rate(self, sid: str, request: RateConversation) -> dict[str, Any]:
+        conversation = await self.conversation_for(sid, request.conversation_id)
+        rated = await self.conversations.rate(conversation, request.score, request.comment)
+        return ok(conversation=self.router.view(rated, for_staff=False).to_wire())
+
     async def on_message_send(self, sid: str, request: SendMessage) -> dict[str, Any]:
         message = await self.conversations.send_as_customer(self.customer(sid), request, sid)
         return ok(message=message)
@@ -320,6 +330,8 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
                 calls.append(running)
         return ok(
             presence=presence.shown,
+            reason=reason_of(presence),
+            wrapup=await self.router.shift.view(member.id),
             conversations=conversations,
             messages=messages,
             rings=await self.router.rings_for(member.id),
@@ -333,8 +345,23 @@ class StaffNamespace(CallHandlers, ProtocolNamespace):
         if request.media is not None:
             ready = {"camera": request.media.camera, "microphone": request.media.microphone}
             media = frozenset(device for device, works in ready.items() if works)
-        presence = await self.router.set_presence(self.member(sid), request.status, media)
-        return ok(presence=presence.shown)
+        presence = await self.router.set_presence(
+            self.member(sid), request.status, media, request.reason
+        )
+        return ok(presence=presence.shown, reason=reason_of(presence))
+
+    async def on_wrapup_end(self, sid: str, request: Payload) -> dict[str, Any]:
+        await self.router.shift.ready(self.member(sid))
+        return ok(wrapup=None)
+
+    async def on_wrapup_extend(self, sid: str, request: ExtendWrapUp) -> dict[str, Any]:
+        member = self.member(sid)
+        await self.router.shift.extend(member, request.seconds)
+        return ok(wrapup=await self.router.shift.view(member.id))
+
+    async def on_conversation_tag(self, sid: str, request: TagConversation) -> dict[str, Any]:
+        tagged = await self.router.shift.tag(self.member(sid), request.conversation_id, request.tag)
+        return ok(tag=tagged.outcome)
 
     async def on_ring_accept(self, sid: str, request: ConversationRef) -> dict[str, Any]:
         """Take the conversation; one that asked for a call starts it right away."""

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -42,6 +43,9 @@ CallId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Status = Literal["queued", "ringing", "active", "ended"]
 Side = Literal["customer", "staff"]
 Presence = Literal["available", "away", "offline"]
+AwayReason = Literal["break", "lunch", "training", "other"]
+# An outcome tag: a short label from the site's catalogue ("resolved", "follow-up").
+OutcomeTag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class Payload(BaseModel):
@@ -105,6 +109,14 @@ class PageView(Payload):
     title: PageTitle = ""
 
 
+class RateConversation(Payload):
+    """``conversation.rate``."""
+
+    conversation_id: ConversationId
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
 class MediaReadiness(Payload):
     """Which of the console's devices work (camera, microphone)."""
 
@@ -117,6 +129,28 @@ class SetPresence(Payload):
 
     status: Literal["available", "away"]
     media: MediaReadiness | None = None
+    # Why they are away (recorded with the duration); only with ``away``.
+    reason: AwayReason | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _only_when_away(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        if reason is not None and info.data.get("status") != "away":
+            raise ValueError("a reason goes with away only")
+        return reason
+
+
+class ExtendWrapUp(Payload):
+    """``wrapup.extend``: more time before the next ring."""
+
+    seconds: Annotated[int, Field(ge=1, le=300)] = 30
+
+
+class TagConversation(Payload):
+    """``conversation.tag``: the outcome picked for a conversation."""
+
+    conversation_id: ConversationId
+    tag: OutcomeTag
 
 
 class Sync(Payload):
@@ -221,6 +255,7 @@ CUSTOMER_PAYLOADS: dict[CustomerEvent, type[Payload]] = {
     CustomerEvent.CALL_ANSWER: CallSdp,
     CustomerEvent.CALL_CANDIDATE: CallCandidate,
     CustomerEvent.CALL_END: EndCall,
+    CustomerEvent.CONVERSATION_RATE: RateConversation,
 }
 
 STAFF_PAYLOADS: dict[StaffEvent, type[Payload]] = {
@@ -238,6 +273,9 @@ STAFF_PAYLOADS: dict[StaffEvent, type[Payload]] = {
     StaffEvent.CALL_ANSWER: CallSdp,
     StaffEvent.CALL_CANDIDATE: CallCandidate,
     StaffEvent.CALL_END: EndCall,
+    StaffEvent.WRAPUP_END: Payload,
+    StaffEvent.WRAPUP_EXTEND: ExtendWrapUp,
+    StaffEvent.CONVERSATION_TAG: TagConversation,
 }
 
 P = TypeVar("P", bound=Payload)
@@ -307,6 +345,13 @@ class VisitorView(View):
     page_title: str | None
 
 
+class RatingView(View):
+    """The customer's rating of an ended conversation."""
+
+    score: int
+    comment: str | None
+
+
 class ConversationView(View):
     """A conversation's current state. ``queue_position`` and ``estimated_wait_s`` are set
     while it waits (``queued`` or ``ringing``); ``estimated_wait_s`` is null when nobody is
@@ -334,6 +379,9 @@ class ConversationView(View):
     ended_by: Literal["customer", "staff", "system"] | None
     version: int
     visitor: VisitorView | None = None
+    rating: RatingView | None = None
+    # The outcome tag its staff member picked (staff views only).
+    outcome: str | None = None
 
 
 class QueueChange(View):
@@ -391,6 +439,18 @@ class CallView(View):
     ended_by: Literal["customer", "staff", "system"] | None
     end_reason: str | None
     duration_s: int | None
+
+
+class WrapUpView(View):
+    """A staff member's running wrap-up: no ring for ``remaining_ms``; ``pause`` when it
+    holds the pause after calls in a row; ``tags`` is the site's outcome catalogue and
+    ``outcome`` the tag picked so far for ``conversation_id``."""
+
+    conversation_id: str
+    remaining_ms: int
+    pause: bool
+    tags: list[str]
+    outcome: str | None
 
 
 def ok(**fields: Any) -> dict[str, Any]:

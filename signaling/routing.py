@@ -25,6 +25,7 @@ from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.events import ServerEvent
 from signaling.ports import (
+    AwayReason,
     Call,
     Changes,
     Clock,
@@ -44,6 +45,7 @@ from signaling.ports import (
 )
 from signaling.protocol import ConversationView
 from signaling.queueing import WAITING, QueueFeed
+from signaling.shift import Shift, reason_of
 from signaling.staffing import Staff, choose
 from signaling.views import StaffHandles, message_view
 
@@ -97,6 +99,7 @@ class Router:
             handles,
             policy.default_handling_seconds,
         )
+        self.shift = Shift(store, routing, clock, outbound, events, self.dispatch)
         # Told when a conversation's running call ended with it (the conversation ended, or
         # went back to the queue), in the same transaction; before the conversation's own note.
         self.on_call_ended: list[Callable[[Conversation, Call], Awaitable[None]]] = []
@@ -255,7 +258,14 @@ class Router:
                 raise ProtocolError(ErrorCode.RING_EXPIRED, "The customer has left.")
             raise ProtocolError(ErrorCode.RING_EXPIRED, "This ring is no longer yours.")
         await self.events.publish(
-            DomainEvent(EventKind.CONVERSATION_ACCEPTED, now, "staff", conversation_id, member.id)
+            DomainEvent(
+                EventKind.CONVERSATION_ACCEPTED,
+                now,
+                "staff",
+                conversation_id,
+                member.id,
+                {"waited_s": round(max(0.0, now - active.queued_at), 3)},
+            )
         )
         log.info("staff %s accepted conversation %s", member.id, conversation_id)
         await self.queue.changed(active)
@@ -275,13 +285,18 @@ class Router:
         """End an open conversation; a customer leaving before anyone answered is recorded as
         abandoned. Frees the assignee's capacity and rings for the next in line."""
         now = self.clock.now()
-        # Its running call ends in the same transaction: no call outlives it.
+        # Its running call ends, and its staff member's wrap-up begins, in the same
+        # transaction: no call outlives it, and no node rings them before the wrap-up.
+        policy = None
+        if conversation.status == "active":
+            policy = await self.shift.policy(conversation.site_key)
         closed = await self.store.close_conversation(
             conversation.id,
             Changes(status="ended", ended_at=now, ended_by=by, clear_ringing=True),
             "conversation_ended",
             now,
             expect_status=OPEN,
+            wrapup=policy,
         )
         if closed is None:
             raise ProtocolError(ErrorCode.CONVERSATION_ENDED, "The conversation has ended.")
@@ -300,6 +315,7 @@ class Router:
                 by,
                 conversation.id,
                 ended.assignee_id,
+                {"waited_s": round(max(0.0, now - ended.queued_at), 3)} if waited else {},
             )
         )
         if not waited:
@@ -312,6 +328,8 @@ class Router:
         await self._call_ended(ended, closed.call)
         ended = await self.post_system(ended, "ended", None)
         await self.announce(ended)
+        if closed.wrapup is not None:
+            await self.shift.began(closed.wrapup)
         await self.dispatch()
         return ended
 
@@ -336,14 +354,16 @@ class Router:
         self.queue.stale()
         await self.dispatch()
 
-    async def _presence_changed(self, staff_id: int, status: str) -> None:
+    async def _presence_changed(
+        self, staff_id: int, status: str, detail: dict[str, Any] | None = None
+    ) -> None:
         await self.events.publish(
             DomainEvent(
                 EventKind.PRESENCE_CHANGED,
                 self.clock.now(),
                 "staff" if status != "offline" else "system",
                 staff_id=staff_id,
-                detail={"status": status},
+                detail=detail or {"status": status},
             )
         )
 
@@ -358,13 +378,20 @@ class Router:
         member: StaffMember,
         status: Literal["available", "away"],
         media: frozenset[str] | None = None,
+        reason: AwayReason | None = None,
     ) -> Presence:
-        """Available or away; ``media`` (camera, microphone) says which calls they can take."""
-        presence = await self.staff.set(member, status, media)
+        """Available or away (with a ``reason``); ``media`` (camera, microphone) says which
+        calls they can take. An away spell that ends is recorded with its length."""
+        before, presence = await self.staff.set(member, status, media, reason)
         if presence.status == "away":
             await self._withdraw_rings(member.id, "away")
-        await self.outbound.to_staff(member.id, ServerEvent.PRESENCE, {"status": presence.shown})
-        await self._presence_changed(member.id, presence.shown)
+        await self.outbound.to_staff(
+            member.id,
+            ServerEvent.PRESENCE,
+            {"status": presence.shown, "reason": reason_of(presence)},
+        )
+        detail = self.shift.presence_detail(before, presence)
+        await self._presence_changed(member.id, presence.shown, detail)
         self.queue.stale()
         await self.dispatch()
         return presence
@@ -389,6 +416,7 @@ class Router:
             )
             await self._orphaned(orphaned)
         changed = await self.expire_rings()
+        await self.shift.expire()
         for staff_id, requeued in await self.routing.expire_grace(now):
             changed = True
             await self._requeued(staff_id, requeued)

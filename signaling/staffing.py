@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from signaling.ports import (
+    AwayReason,
     Candidate,
     Clock,
     Conversation,
@@ -38,18 +39,25 @@ def choose(
     conversation: Conversation, free: Sequence[Candidate]
 ) -> tuple[int, tuple[int, ...]] | None:
     """Whom to ring for ``conversation`` among ``free`` staff (connected, available, not
-    rung, with a free slot): the longest idle who speaks its language and has the devices
-    its channel needs, and has not been rung in this round. When everyone who fits has been
-    rung once, the round starts again rather than leave the customer waiting on nobody.
-    Returns the staff id and the round's new ``tried`` set."""
+    rung, with a free slot, not wrapping up): who speaks its language, has the devices its
+    channel needs (and, for a call, is in no call) and has not been rung in this round; the
+    least loaded first and among them the longest idle (idle since the end of their last
+    conversation or wrap-up, their last accept, or their becoming available). When everyone
+    who fits has been rung once, the round starts again rather than leave the customer
+    waiting on nobody. Returns the staff id and the round's new ``tried`` set."""
     needs = NEEDS.get(conversation.channel, frozenset())
-    fits = [c for c in free if c.speaks(conversation.language) and needs <= c.media]
+    call = conversation.channel != "chat"
+    fits = [
+        c
+        for c in free
+        if c.speaks(conversation.language) and needs <= c.media and not (call and c.in_call)
+    ]
     if not fits:
         return None
     tried = set(conversation.tried)
     fresh = [c for c in fits if c.member.id not in tried]
     pool, tried = (fresh, tried) if fresh else (fits, set())
-    picked = min(pool, key=lambda c: (c.idle_since, c.member.id))
+    picked = min(pool, key=lambda c: (c.active, c.idle_since, c.member.id))
     return picked.member.id, tuple(sorted(tried | {picked.member.id}))
 
 
@@ -126,12 +134,16 @@ class Staff:
         member: StaffMember,
         status: Literal["available", "away"],
         media: frozenset[str] | None,
-    ) -> Presence:
-        """Store what the staff member chose (and which devices work)."""
+        reason: AwayReason | None = None,
+    ) -> tuple[Presence, Presence]:
+        """Store what the staff member chose (and which devices work, and why away);
+        returns their presence before and after."""
         self.remember(member)
-        presence = await self.routing.set_presence(member, status, media, self.clock.now())
-        log.info("staff %s is %s", member.id, presence.status)
-        return presence
+        before, after = await self.routing.set_presence(
+            member, status, media, self.clock.now(), reason
+        )
+        log.info("staff %s is %s", member.id, after.status)
+        return before, after
 
     async def presence(self, member: StaffMember) -> Presence:
         return await self.routing.get_presence(member, self.clock.now())

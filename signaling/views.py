@@ -6,7 +6,14 @@ import hashlib
 import hmac
 
 from signaling.ports import Call, Conversation, Message
-from signaling.protocol import CallView, ConversationView, MessageView, StaffRef, VisitorView
+from signaling.protocol import (
+    CallView,
+    ConversationView,
+    MessageView,
+    RatingView,
+    StaffRef,
+    VisitorView,
+)
 
 
 def millis(seconds: float | None) -> int | None:
@@ -77,6 +84,12 @@ def conversation_view(
         ended_by=conversation.ended_by,
         version=conversation.version,
         visitor=visitor,
+        rating=(
+            RatingView(score=conversation.rating, comment=conversation.rating_comment)
+            if conversation.rating is not None
+            else None
+        ),
+        outcome=conversation.outcome if for_staff else None,
     )
 
 

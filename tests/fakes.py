@@ -23,6 +23,7 @@ from signaling.events import ServerEvent
 from signaling.ports import (
     Answer,
     Appended,
+    AwayReason,
     Call,
     CallRefused,
     Candidate,
@@ -41,16 +42,18 @@ from signaling.ports import (
     Proposal,
     Ring,
     Role,
+    ShiftPolicy,
     Side,
     Site,
     Staffing,
     StaffMember,
     StartedCall,
     Status,
+    WrapUp,
 )
 from signaling.protocol import Channel
 
-EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name"})
+EXTRA_COLUMNS = frozenset({"channel", "language", "visitor_name", "rating", "rating_comment"})
 
 
 @dataclass
@@ -59,6 +62,10 @@ class _Presence:
     media: frozenset[str] = frozenset()
     idle_since: float = 0.0
     grace_until: float | None = None
+    reason: AwayReason | None = None
+    away_since: float | None = None
+    wrapup: WrapUp | None = None
+    calls_in_row: int = 0
 
 
 class MemoryStore:
@@ -111,8 +118,8 @@ class MemoryStore:
     async def get_staff(self, staff_id: int) -> StaffMember | None:
         return self.staff.get(staff_id)
 
-    def add_site(self, key: str = "shop") -> Site:
-        site = Site(next(self._ids), key, "Shop", (), "Hi")
+    def add_site(self, key: str = "shop", shift: ShiftPolicy | None = None) -> Site:
+        site = Site(next(self._ids), key, "Shop", (), "Hi", shift=shift or ShiftPolicy())
         self.sites[site.id] = site
         return site
 
@@ -386,12 +393,44 @@ class MemoryStore:
         now: float,
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
+        wrapup: ShiftPolicy | None = None,
     ) -> Closed | None:
         if self._update(conversation_id, changes, expect_status, expect_assignee) is None:
             return None
         call = self._end_running(conversation_id, None, "system", call_reason, now)
         self._close_proposal(conversation_id, "withdrawn", now)
-        return Closed(self.conversations[conversation_id], call)
+        assignee = self.conversations[conversation_id].assignee_id
+        wrapped = None
+        if wrapup is not None and assignee is not None:
+            wrapped = self._begin_wrapup(assignee, conversation_id, now, wrapup)
+        return Closed(self.conversations[conversation_id], call, wrapped)
+
+    def _begin_wrapup(
+        self, staff_id: int, conversation_id: str, now: float, policy: ShiftPolicy
+    ) -> WrapUp | None:
+        row = self.presence.get(staff_id)
+        if row is None:
+            return None
+        had_call = any(c.conversation_id == conversation_id for c in self.calls.values())
+        seconds = policy.wrapup_call_s if had_call else policy.wrapup_chat_s
+        row.calls_in_row += 1 if had_call else 0
+        pause = had_call and policy.call_cap > 0 and row.calls_in_row >= policy.call_cap
+        if pause:
+            seconds += policy.pause_s
+            row.calls_in_row = 0
+        running = row.wrapup if row.wrapup is not None and row.wrapup.until > now else None
+        if seconds <= 0:
+            if running is None:
+                row.idle_since = now
+            return None
+        row.wrapup = WrapUp(
+            staff_id,
+            conversation_id,
+            began=running.began if running else now,
+            until=max(now + seconds, running.until if running else 0.0),
+            pause=pause or (running is not None and running.pause),
+        )
+        return row.wrapup
 
     async def propose_call(
         self, conversation_id: str, staff_id: int, channel: Channel, now: float
@@ -434,6 +473,8 @@ class MemoryStore:
             row.media,
             row.idle_since,
             row.grace_until,
+            row.reason,
+            row.away_since,
         )
 
     def _ensure(self, staff_id: int, now: float) -> _Presence:
@@ -490,25 +531,33 @@ class MemoryStore:
         status: Literal["available", "away"],
         media: frozenset[str] | None,
         now: float,
-    ) -> Presence:
+        reason: AwayReason | None = None,
+    ) -> tuple[Presence, Presence]:
         row = self._ensure(member.id, now)
-        if status == "available" and row.status != "available":
-            row.idle_since = now
+        before = self._presence_of(member.id)
+        if status == "available":
+            if row.status != "available":
+                row.idle_since = now
+            row.reason = row.away_since = None
+        elif row.status != "away" or row.reason != reason:
+            row.reason, row.away_since, row.calls_in_row = reason, now, 0
         row.status = status
         if media is not None:
             row.media = media
-        return self._presence_of(member.id)
+        return before, self._presence_of(member.id)
 
     async def get_presence(self, member: StaffMember, now: float) -> Presence:
         if member.id not in self.presence:
             return Presence(member.id, "away", False, frozenset(), now, None)
         return self._presence_of(member.id)
 
-    def _free(self) -> list[Candidate]:
+    def _free(self, now: float) -> list[Candidate]:
         ringing = {c.ringing_staff_id for c in self.conversations.values() if c.status == "ringing"}
         free = []
         for staff_id, row in self.presence.items():
             if row.status != "available" or not self._connected(staff_id):
+                continue
+            if row.wrapup is not None and row.wrapup.until > now:
                 continue
             candidate = Candidate(
                 self.staff[staff_id],
@@ -517,13 +566,14 @@ class MemoryStore:
                 staff_id in ringing,
                 row.idle_since,
                 row.media,
+                any(c.channel != "chat" for c in self._active(staff_id)),
             )
             if not candidate.ringing and candidate.has_capacity:
                 free.append(candidate)
         return free
 
     async def dispatch(self, now: float, ring_timeout: float, choose: Chooser) -> list[Ring]:
-        free = self._free()
+        free = self._free(now)
         rings = []
         for conversation in await self.list_conversations(("queued",)):
             if not free:
@@ -604,6 +654,47 @@ class MemoryStore:
                 back.append(Closed(self.conversations[conversation.id], call))
             done.append((staff_id, back))
         return done
+
+    async def wrapup_of(self, staff_id: int, now: float) -> WrapUp | None:
+        row = self.presence.get(staff_id)
+        if row is None or row.wrapup is None or row.wrapup.until <= now:
+            return None
+        return row.wrapup
+
+    async def end_wrapup(self, staff_id: int, now: float) -> WrapUp | None:
+        running = await self.wrapup_of(staff_id, now)
+        if running is not None:
+            row = self.presence[staff_id]
+            row.wrapup, row.idle_since = None, now
+        return running
+
+    async def extend_wrapup(
+        self, staff_id: int, now: float, seconds: float, longest: float
+    ) -> WrapUp | None:
+        running = await self.wrapup_of(staff_id, now)
+        if running is None:
+            return None
+        extended = replace(running, until=min(running.until + seconds, now + longest))
+        self.presence[staff_id].wrapup = extended
+        return extended
+
+    async def expire_wrapups(self, now: float) -> list[WrapUp]:
+        over = []
+        for row in self.presence.values():
+            if row.wrapup is not None and row.wrapup.until <= now:
+                over.append(row.wrapup)
+                row.idle_since, row.wrapup = row.wrapup.until, None
+        return over
+
+    async def tag_conversation(
+        self, conversation_id: str, staff_id: int, tag: str
+    ) -> Conversation | None:
+        current = self.conversations.get(conversation_id)
+        if current is None or current.assignee_id != staff_id:
+            return None
+        tagged = replace(current, outcome=tag)
+        self.conversations[conversation_id] = tagged
+        return tagged
 
     async def assigned_to(self, staff_id: int) -> list[Conversation]:
         return self._active(staff_id)

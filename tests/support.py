@@ -16,6 +16,7 @@ from aiohttp import web
 from server.app import create_app
 from server.auth import SESSION_COOKIE, hash_password
 from server.keys import STORE
+from server.logs import access_logger
 from server.settings import Settings
 from signaling.ports import NewMessage, Role, Sender, Site, StaffMember
 
@@ -59,7 +60,11 @@ class Server:
         return self.runner.app
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(create_app(self.settings), handle_signals=False)
+        self.runner = web.AppRunner(
+            create_app(self.settings),
+            handle_signals=False,
+            **access_logger(self.settings.log_format),
+        )
         await self.runner.setup()
         await web.TCPSite(self.runner, self.settings.host, self.settings.port).start()
 

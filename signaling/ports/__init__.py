@@ -25,12 +25,15 @@ from signaling.ports.records import (
     Owners,
     Role,
     Sender,
+    ShiftPolicy,
     Side,
     Site,
     StaffMember,
     Status,
+    WrapUp,
 )
 from signaling.ports.routing import (
+    AwayReason,
     Candidate,
     Chooser,
     EndedRing,
@@ -59,6 +62,7 @@ __all__ = [
     "Answer",
     "Appended",
     "Auth",
+    "AwayReason",
     "Call",
     "CallRefused",
     "Candidate",
@@ -89,6 +93,7 @@ __all__ = [
     "Role",
     "RoutingStore",
     "Sender",
+    "ShiftPolicy",
     "Side",
     "Site",
     "StaffMember",
@@ -97,4 +102,5 @@ __all__ = [
     "Status",
     "Store",
     "TimerHandle",
+    "WrapUp",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from signaling.ports.records import Answer, Conversation, EndedBy, Side
+from signaling.ports.records import Answer, Conversation, EndedBy, Side, WrapUp
 from signaling.protocol import CallChannel, Channel
 
 
@@ -71,8 +71,9 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """What ``Store.close_conversation`` did: the conversation as it now stands and the call
-    that ended with it, if one was running."""
+    """What ``Store.close_conversation`` did: the conversation as it now stands, the call
+    that ended with it, if one was running, and the assignee's wrap-up, if one began."""
 
     conversation: Conversation
     call: Call | None
+    wrapup: WrapUp | None = None

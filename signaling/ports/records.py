@@ -18,6 +18,32 @@ Answer = Literal["accepted", "declined", "superseded", "withdrawn"]
 
 
 @dataclass(frozen=True, slots=True)
+class ShiftPolicy:
+    """A site's rules for its staff's shift: seconds of wrap-up (not rung) after a chat and
+    after a conversation that had a call, the outcome tags staff pick from, and an optional
+    pause of ``pause_s`` after ``call_cap`` calls in a row (0: no cap)."""
+
+    wrapup_chat_s: float = 0.0
+    wrapup_call_s: float = 30.0
+    outcome_tags: tuple[str, ...] = ()
+    call_cap: int = 0
+    pause_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUp:
+    """A staff member's wrap-up after ``conversation_id`` ended at ``began``: not rung until
+    ``until``. ``pause`` when it includes the pause after the site's cap of calls in a
+    row."""
+
+    staff_id: int
+    conversation_id: str
+    began: float
+    until: float
+    pause: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """A website that embeds the widget."""
 
@@ -27,6 +53,8 @@ class Site:
     allowed_origins: tuple[str, ...]
     greeting: str = "Hi! How can we help?"
     relay_only: bool = False
+    # Ended conversations older than this many days are deleted; None keeps them.
+    retention_days: int | None = None
     channels: tuple[str, ...] = ("chat", "voice", "video", "oneway")
     brand_color: str = "#1f3a5f"
     launcher_position: str = "right"
@@ -34,6 +62,7 @@ class Site:
     show_staff: bool = True
     seen_origin: str | None = None
     seen_at: float | None = None
+    shift: ShiftPolicy = field(default_factory=ShiftPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +110,10 @@ class Conversation:
     version: int
     ring_deadline: float | None = None
     tried: tuple[int, ...] = ()
+    rating: int | None = None
+    rating_comment: str | None = None
+    # The outcome tag its staff member picked from the site's catalogue (wrap-up).
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from signaling.ports.calls import Closed
-from signaling.ports.records import Conversation, StaffMember
+from signaling.ports.records import Conversation, StaffMember, WrapUp
 
 PresenceStatus = Literal["available", "away", "offline"]
+AwayReason = Literal["break", "lunch", "training", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class Candidate:
     ringing: bool
     idle_since: float
     media: frozenset[str] = frozenset()
+    # In a call already (or about to be: holding a call conversation whose call is not yet
+    # started): calls are their own capacity (one), so no call rings them.
+    in_call: bool = False
 
     @property
     def has_capacity(self) -> bool:
@@ -48,6 +52,9 @@ class Presence:
     media: frozenset[str]
     idle_since: float
     grace_until: float | None
+    # While away: why, and since when (for the duration recorded when it ends).
+    reason: AwayReason | None = None
+    away_since: float | None = None
 
     @property
     def shown(self) -> PresenceStatus:
@@ -131,8 +138,12 @@ class RoutingStore(Protocol):
         status: Literal["available", "away"],
         media: frozenset[str] | None,
         now: float,
-    ) -> Presence:
-        """Store what the staff member chose; becoming available restarts their idle time."""
+        reason: AwayReason | None = None,
+    ) -> tuple[Presence, Presence]:
+        """Store what the staff member chose, with the away ``reason``; becoming available
+        restarts their idle time, going away (or changing reason) restarts ``away_since``
+        and the count of calls in a row. Returns the presence before and after, read in the
+        same transaction."""
         ...
 
     async def get_presence(self, member: StaffMember, now: float) -> Presence:
@@ -167,6 +178,36 @@ class RoutingStore(Protocol):
         """For each staff member whose grace deadline has passed and who is still not
         connected: their active conversations, returned to the queue (keeping their place),
         each with the call that ended with it."""
+        ...
+
+    # -- wrap-up: a deadline on the presence row (begun by ``Store.close_conversation``),
+    # swept like rings ------------------------------------------------------------------
+
+    async def wrapup_of(self, staff_id: int, now: float) -> WrapUp | None:
+        """The staff member's running wrap-up, if any."""
+        ...
+
+    async def end_wrapup(self, staff_id: int, now: float) -> WrapUp | None:
+        """End a running wrap-up early (idle from now); None if none was running."""
+        ...
+
+    async def extend_wrapup(
+        self, staff_id: int, now: float, seconds: float, longest: float
+    ) -> WrapUp | None:
+        """Add ``seconds`` to a running wrap-up, to at most ``longest`` from now; None if
+        none was running."""
+        ...
+
+    async def expire_wrapups(self, now: float) -> list[WrapUp]:
+        """End every wrap-up past its deadline (each claimed by one node only); their staff
+        count as idle since the deadline."""
+        ...
+
+    async def tag_conversation(
+        self, conversation_id: str, staff_id: int, tag: str
+    ) -> Conversation | None:
+        """Store the outcome ``tag`` on a conversation assigned to ``staff_id`` (open or
+        ended); None if it is not theirs."""
         ...
 
     async def assigned_to(self, staff_id: int) -> list[Conversation]:

@@ -16,6 +16,7 @@ from signaling.ports.records import (
     NewConversation,
     NewMessage,
     Owners,
+    ShiftPolicy,
     Side,
     Site,
     StaffMember,
@@ -136,12 +137,19 @@ class Store(Protocol):
         now: float,
         expect_status: tuple[Status, ...] | None = None,
         expect_assignee: int | None = None,
+        wrapup: ShiftPolicy | None = None,
     ) -> Closed | None:
         """``update_conversation`` for a change that takes a conversation out of ``active``
         (it ends, or returns to the queue). In the same transaction its running call ends
         (ended by ``system``, reason ``call_reason``, channel back to chat) and an open
         proposal is ``withdrawn``, so no call outlives its conversation, on any node. None
-        when the row did not match the expectations (nothing changed)."""
+        when the row did not match the expectations (nothing changed).
+
+        With ``wrapup`` (the site's policy), an assignee's wrap-up begins in the same
+        transaction, so no dispatch on any node rings them in between: ``wrapup_call_s`` if
+        the conversation had a call (counted towards ``call_cap``; at the cap ``pause_s`` is
+        added and the count restarts), else ``wrapup_chat_s``. A running wrap-up is never
+        shortened. With no wrap-up due, the assignee counts as idle from ``now``."""
         ...
 
     async def propose_call(

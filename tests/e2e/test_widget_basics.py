@@ -4,6 +4,8 @@ conversation that reopens at its newest message."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, Stack
@@ -135,6 +137,45 @@ async def test_a_reloaded_conversation_opens_at_its_newest_message(
         # At the bottom, give or take the typing line's few pixels: not where it started.
         gap = await region.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight")
         assert gap < 20, gap
+    finally:
+        await staff_context.close()
+        await context.close()
+    assert console_errors.errors == []
+
+
+async def test_the_customer_rates_the_conversation_and_the_staff_member_sees_it(
+    browser: Browser, stack: Stack, console_errors: ConsoleErrors, tmp_path: Path
+) -> None:
+    member = await stack.server.add_staff("Sam")
+    staff_context = await browser.new_context()
+    context = await browser.new_context()
+    try:
+        staff = console_errors.watch(await staff_context.new_page())
+        await sign_in(staff, stack.server.url, member.email)
+        shop = console_errors.watch(await context.new_page())
+        frame = await ask(shop, stack.shop_url, "is the lamp dimmable?")
+        panel = await accept(staff, "is the lamp dimmable?")
+        await frame.get_by_role("button", name="End chat").click()
+
+        rating = frame.get_by_role("form", name="How was your conversation?")
+        await expect(rating).to_be_visible(timeout=TIMEOUT)
+        await rating.get_by_role("button", name="Send rating").click()
+        await expect(rating.get_by_role("radio", name="1 of 5")).to_be_focused()
+        # Keyboard: the stars are one radio group.
+        await shop.keyboard.press("ArrowRight")
+        await shop.keyboard.press("ArrowRight")
+        await shop.keyboard.press("ArrowRight")
+        await expect(rating.get_by_role("radio", name="4 of 5")).to_be_checked()
+        await rating.get_by_label("Anything to add? (optional)").fill("Quick and kind")
+        await shop.screenshot(path=tmp_path / "rating.png")
+        await rating.get_by_role("button", name="Send rating").click()
+        await expect(frame.get_by_role("status").filter(has_text="Thank you")).to_have_text(
+            "Thank you: you rated this conversation 4 of 5.", timeout=TIMEOUT
+        )
+        await expect(panel.get_by_text("Rated 4 of 5: “Quick and kind”")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        await staff.screenshot(path=tmp_path / "rated-panel.png")
     finally:
         await staff_context.close()
         await context.close()

@@ -51,6 +51,8 @@ async def test_ending_a_conversation_while_a_second_tab_starts_a_call_leaves_no_
         assert unfinished_calls(details) == set(), f"race {attempt}: a call outlived {cid}"
         synced = await staff.ok("sync", {"last_seqs": {}})
         assert synced["calls"] == [], f"race {attempt}"
+        # A conversation with a call is followed by a wrap-up: "Ready now" for the next.
+        await staff.ok("wrapup.end", {})
         for tab in (visitor, second_tab):
             await tab.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import DEMO_EMAIL, DEMO_PASSWORD
+from server.cli import DEMO_EMAIL, DEMO_PASSWORD, main
+from server.migrate import migrate
+from server.store import SqlStore
 from tests.support import free_port
 
 PORCHLIGHT = str(Path(sys.executable).with_name("porchlight"))
@@ -240,3 +243,34 @@ def test_staff_edit_and_add_validate_like_the_api(tmp_path: Path) -> None:
     assert listed.stdout.splitlines() == [
         "a@shop.example\tAlex Kim\tadmin, is, 3 chats, chats only"
     ]
+
+
+def test_token_create_list_and_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process (``main``), as each subprocess start costs seconds."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    async def add_admin() -> None:
+        await migrate(database)
+        store = await SqlStore.open(database)
+        await store.create_staff("ada@example.com", "Ada", "admin", "unused-hash")
+        await store.close()
+
+    asyncio.run(add_admin())
+
+    def token(*args: str) -> tuple[int, str, str]:
+        code = main(["--database-url", database, "token", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = token("create", "CRM", "--scope", "read", "--by", "nobody@example.com")
+    assert code == 1 and "not an active admin" in err
+    code, out, err = token("create", "CRM sync", "--scope", "read", "--by", "ADA@example.com")
+    assert code == 0, err
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("pl_") and len(secret) > 40
+    code, out, _ = token("list")
+    assert "CRM sync" in out and "never used" in out and "active" in out
+    assert secret[:10] in out and secret not in out
+    assert token("revoke", "1")[0] == 0
+    assert "revoked" in token("list")[1]
+    assert token("revoke", "99")[0] == 1

@@ -94,7 +94,7 @@ async def test_a_visitor_on_two_nodes_has_one_message_limit(
         assert refused == ["rate.limited", "rate.limited"]
 
 
-async def test_a_node_without_redis_says_it_is_degraded_then_ready(tmp_path: Path) -> None:
+async def test_a_node_without_redis_is_unavailable_then_ready(tmp_path: Path) -> None:
     with private_redis(tmp_path) as redis:
         async with running_cluster(tmp_path, redis_url=redis.url) as cluster:
             (node,) = await cluster.start("a")
@@ -108,7 +108,7 @@ async def test_a_node_without_redis_says_it_is_degraded_then_ready(tmp_path: Pat
 
             assert await readiness() == (200, "ready")
             redis.kill()
-            await until_async(lambda: readiness(), (200, "degraded"))
+            await until_async(lambda: readiness(), (503, "unavailable"))
             redis.start()
             await until_async(lambda: readiness(), (200, "ready"))
 

@@ -16,6 +16,7 @@ def test_customer_events_are_frozen() -> None:
         "call.respond",
         "call.start",
         "conversation.end",
+        "conversation.rate",
         "conversation.resume",
         "conversation.start",
         "message.send",
@@ -34,6 +35,7 @@ def test_staff_events_are_frozen() -> None:
         "call.propose",
         "conversation.end",
         "conversation.resume",
+        "conversation.tag",
         "message.send",
         "presence.set",
         "read",
@@ -41,6 +43,8 @@ def test_staff_events_are_frozen() -> None:
         "ring.decline",
         "sync",
         "typing",
+        "wrapup.end",
+        "wrapup.extend",
     ]
 
 
@@ -61,13 +65,18 @@ def test_server_events_are_frozen() -> None:
         "ring.cancelled",
         "session",
         "typing",
+        "wrapup",
     ]
 
 
 def test_error_codes_are_frozen() -> None:
     assert sorted(e.value for e in ErrorCode) == [
+        "api_token.not_found",
+        "auth.csrf",
         "auth.forbidden",
+        "auth.invalid",
         "auth.required",
+        "auth.throttled",
         "call.busy",
         "call.not_allowed",
         "call.not_found",
@@ -75,22 +84,32 @@ def test_error_codes_are_frozen() -> None:
         "channel.not_offered",
         "conversation.ended",
         "conversation.not_assigned",
+        "conversation.not_ended",
         "conversation.not_found",
+        "database.unavailable",
         "event.unknown",
         "link.invalid",
         "mail.catcher_off",
+        "method.not_allowed",
         "origin.not_allowed",
         "password.wrong",
         "payload.invalid",
         "payload.too_large",
+        "precheck.busy",
+        "precheck.not_found",
         "rate.limited",
+        "redis.unavailable",
         "ring.expired",
+        "route.not_found",
         "server.error",
         "site.unknown",
         "staff.exists",
         "staff.last_admin",
         "staff.not_found",
+        "tag.unknown",
         "token.invalid",
+        "webhook.not_found",
+        "webhook.url_refused",
     ]
 
 

@@ -17,11 +17,14 @@ def test_domain_event_kinds_are_frozen() -> None:
         "conversation.ended",
         "conversation.missed",
         "conversation.queued",
+        "conversation.rated",
         "conversation.read",
         "conversation.requeued",
         "conversation.rung",
+        "conversation.tagged",
         "message.stored",
         "presence.changed",
+        "wrapup.ended",
     ]
 
 

@@ -103,3 +103,15 @@ def test_production_refuses_a_placeholder_secret_key() -> None:
         load_settings(
             environ={"PORCHLIGHT_MODE": "production", "PORCHLIGHT_SECRET_KEY": "CHANGE-ME" * 4}
         )
+
+
+def test_production_refuses_the_placeholder_metrics_token() -> None:
+    environ = {"PORCHLIGHT_MODE": "production", "PORCHLIGHT_SECRET_KEY": "Zq8" * 12}
+    with pytest.raises(SettingsError, match="metrics_token"):
+        load_settings(
+            environ={**environ, "PORCHLIGHT_METRICS_TOKEN": "CHANGE-ME-random-at-least-16"}
+        )
+    with pytest.raises(SettingsError, match="metrics_token"):
+        load_settings(environ={**environ, "PORCHLIGHT_METRICS_TOKEN": "short"})
+    chosen = load_settings(environ={**environ, "PORCHLIGHT_METRICS_TOKEN": "m" * 20})
+    assert chosen.metrics_token == "m" * 20

@@ -13,6 +13,7 @@ export const CustomerEvent = {
   CALL_OFFER: "call.offer",
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
+  CONVERSATION_RATE: "conversation.rate",
   CALL_END: "call.end",
 } as const;
 
@@ -31,6 +32,9 @@ export const StaffEvent = {
   CALL_ANSWER: "call.answer",
   CALL_CANDIDATE: "call.candidate",
   CALL_END: "call.end",
+  WRAPUP_END: "wrapup.end",
+  WRAPUP_EXTEND: "wrapup.extend",
+  CONVERSATION_TAG: "conversation.tag",
 } as const;
 
 export const ServerEvent = {
@@ -43,6 +47,7 @@ export const ServerEvent = {
   RING_CANCELLED: "ring.cancelled",
   QUEUE_CHANGED: "queue.changed",
   PRESENCE: "presence",
+  WRAPUP: "wrapup",
   CALL_STATE: "call.state",
   CALL_OFFER: "call.offer",
   CALL_ANSWER: "call.answer",
@@ -57,11 +62,21 @@ export const ErrorCode = {
   EVENT_UNKNOWN: "event.unknown",
   AUTH_REQUIRED: "auth.required",
   AUTH_FORBIDDEN: "auth.forbidden",
+  AUTH_INVALID: "auth.invalid",
+  AUTH_CSRF: "auth.csrf",
+  AUTH_THROTTLED: "auth.throttled",
+  ROUTE_NOT_FOUND: "route.not_found",
+  METHOD_NOT_ALLOWED: "method.not_allowed",
+  STAFF_EXISTS: "staff.exists",
+  API_TOKEN_NOT_FOUND: "api_token.not_found",
+  PRECHECK_BUSY: "precheck.busy",
+  PRECHECK_NOT_FOUND: "precheck.not_found",
   SITE_UNKNOWN: "site.unknown",
   ORIGIN_NOT_ALLOWED: "origin.not_allowed",
   TOKEN_INVALID: "token.invalid",
   CONVERSATION_NOT_FOUND: "conversation.not_found",
   CONVERSATION_ENDED: "conversation.ended",
+  CONVERSATION_NOT_ENDED: "conversation.not_ended",
   CONVERSATION_NOT_ASSIGNED: "conversation.not_assigned",
   RING_EXPIRED: "ring.expired",
   CAPACITY_FULL: "capacity.full",
@@ -69,13 +84,17 @@ export const ErrorCode = {
   CALL_BUSY: "call.busy",
   CALL_NOT_ALLOWED: "call.not_allowed",
   CHANNEL_NOT_OFFERED: "channel.not_offered",
+  TAG_UNKNOWN: "tag.unknown",
+  WEBHOOK_NOT_FOUND: "webhook.not_found",
+  WEBHOOK_URL_REFUSED: "webhook.url_refused",
   RATE_LIMITED: "rate.limited",
   STAFF_NOT_FOUND: "staff.not_found",
-  STAFF_EXISTS: "staff.exists",
   STAFF_LAST_ADMIN: "staff.last_admin",
   LINK_INVALID: "link.invalid",
   PASSWORD_WRONG: "password.wrong",
   MAIL_CATCHER_OFF: "mail.catcher_off",
+  DATABASE_UNAVAILABLE: "database.unavailable",
+  REDIS_UNAVAILABLE: "redis.unavailable",
   SERVER_ERROR: "server.error",
 } as const;
 
@@ -131,6 +150,12 @@ export interface PageView {
   title?: string;
 }
 
+export interface RateConversation {
+  conversation_id: string;
+  score: number;
+  comment?: string;
+}
+
 export interface MediaReadiness {
   camera: boolean;
   microphone: boolean;
@@ -139,6 +164,7 @@ export interface MediaReadiness {
 export interface SetPresence {
   status: "available" | "away";
   media?: MediaReadiness | null;
+  reason?: "break" | "lunch" | "training" | "other" | null;
 }
 
 export interface StartCall {
@@ -181,6 +207,15 @@ export interface EndCall {
   reason: "hangup" | "switched" | "media_failed" | "permission_denied" | "no_device" | "ice_failed";
 }
 
+export interface ExtendWrapUp {
+  seconds?: number;
+}
+
+export interface TagConversation {
+  conversation_id: string;
+  tag: string;
+}
+
 export interface Sync {
   last_seqs?: Record<string, number>;
 }
@@ -204,6 +239,11 @@ export interface VisitorView {
   page_title: string | null;
 }
 
+export interface RatingView {
+  score: number;
+  comment: string | null;
+}
+
 export interface ConversationView {
   id: string;
   site_key: string;
@@ -221,6 +261,8 @@ export interface ConversationView {
   ended_by: "customer" | "staff" | "system" | null;
   version: number;
   visitor: VisitorView | null;
+  rating: RatingView | null;
+  outcome: string | null;
 }
 
 export interface QueueChange {
@@ -261,4 +303,12 @@ export interface CallView {
   ended_by: "customer" | "staff" | "system" | null;
   end_reason: string | null;
   duration_s: number | null;
+}
+
+export interface WrapUpView {
+  conversation_id: string;
+  remaining_ms: number;
+  pause: boolean;
+  tags: Array<string>;
+  outcome: string | null;
 }

@@ -1,31 +1,31 @@
 // The console's HTTP calls. All same-origin JSON; the session cookie is HttpOnly, so the
 // CSRF token from /me or /login is what state-changing requests prove themselves with.
+// The bodies' types are generated from the server's models (api.gen.ts).
 
-export interface Staff {
-  id: number | string;
-  name: string;
-  email: string;
-  role: string;
-  languages: string[];
-  max_chats: number;
-}
+import type {
+  ErrorEnvelope,
+  Login,
+  Ok,
+  SessionView,
+  SignedOutEverywhere,
+  StaffView,
+} from "../api.gen";
 
-export interface Session {
-  staff: Staff;
-  csrf_token: string;
-}
+export type Staff = StaffView;
+export type Session = SessionView;
 
-/** A refused request, with the server's user-safe message. */
+/** A refused request, with the server's user-safe message and catalogue code. */
 export class RequestError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code: ErrorEnvelope["error"]["code"] | null = null,
   ) {
     super(message);
   }
 }
 
-/** The signed-in staff member, or null when nobody is signed in (401, or `staff: null`). */
+/** The signed-in staff member, or null when nobody is signed in (401). */
 export async function me(): Promise<Session | null> {
   const response = await fetch("/api/v1/me", { credentials: "same-origin" });
   if (response.status === 401) return null;
@@ -34,8 +34,8 @@ export async function me(): Promise<Session | null> {
 }
 
 export async function login(email: string, password: string): Promise<Session> {
-  const response = await post("/api/v1/auth/login", { email, password }, null);
-  return read<Session>(response);
+  const body: Login = { email, password };
+  return read<Session>(await post("/api/v1/auth/login", body, null));
 }
 
 export async function logout(csrf: string): Promise<void> {
@@ -44,7 +44,15 @@ export async function logout(csrf: string): Promise<void> {
 
 /** Ends every session of the signed-in staff member, on every device; throws if refused. */
 export async function logoutEverywhere(csrf: string): Promise<void> {
-  await read<{ ok: boolean }>(await post("/api/v1/auth/logout-everywhere", {}, csrf));
+  await read<SignedOutEverywhere | Ok>(await post("/api/v1/auth/logout-everywhere", {}, csrf));
+}
+
+/** A site's outcome tags (its shift rules), for the outcome a staff member picks. */
+export async function outcomeTags(siteKey: string): Promise<string[]> {
+  const response = await fetch(`/api/v1/sites/${encodeURIComponent(siteKey)}/shift`, {
+    credentials: "same-origin",
+  });
+  return (await read<{ shift: { outcome_tags: string[] } }>(response)).shift.outcome_tags;
 }
 
 function post(url: string, body: object, csrf: string | null): Promise<Response> {
@@ -61,6 +69,10 @@ function post(url: string, body: object, csrf: string | null): Promise<Response>
 async function read<T>(response: Response): Promise<T> {
   const body: unknown = await response.json().catch(() => null);
   if (response.ok && body) return body as T;
-  const error = (body as { error?: { message?: string } } | null)?.error;
-  throw new RequestError(response.status, error?.message ?? `The server said ${response.status}.`);
+  const error = (body as Partial<ErrorEnvelope> | null)?.error;
+  throw new RequestError(
+    response.status,
+    error?.message ?? `The server said ${response.status}.`,
+    error?.code ?? null,
+  );
 }

@@ -18,22 +18,37 @@ import {
   refusal,
   supersedes,
   type Call,
+  type AwayReason,
   type Presence,
   type StaffCalls,
   type StaffListen,
   type SyncReply,
 } from "../shared/wire";
-import { logout, logoutEverywhere, RequestError, type Session } from "./api";
+import { logout, logoutEverywhere, outcomeTags, RequestError, type Session } from "./api";
 import { ConsoleCalls, mediaReadiness } from "./calls";
 import { precheckPanel } from "../call/main";
 import { Panel, type PanelActions } from "./panel";
 import { QueueList } from "./queue";
 import { askToNotify, Rings, type Answer } from "./ring";
+import { WrapUpBar, type WrapUpActions } from "./wrapup";
+
+const AWAY_REASONS: [AwayReason, string][] = [
+  ["break", "Break"],
+  ["lunch", "Lunch"],
+  ["training", "Training"],
+  ["other", "Other"],
+];
+
+type Wanted = { status: "available"; reason: null } | { status: "away"; reason: AwayReason | null };
+
+function asReason(value: string | undefined): AwayReason | null {
+  return AWAY_REASONS.find(([reason]) => reason === value)?.[0] ?? null;
+}
 
 /** The signed-in console: presence, rings, the queue and the conversations being handled.
  * On every (re)connect it sends `sync` with the last seq of each open panel and rebuilds
  * from the answer; messages typed meanwhile wait in an in-memory outbox. */
-export class Desk implements PanelActions, Answer {
+export class Desk implements PanelActions, Answer, WrapUpActions {
   readonly el: HTMLElement;
   private readonly socket: Socket<StaffListen, DefaultEventsMap>;
   private readonly call: Call<StaffCalls>;
@@ -50,10 +65,17 @@ export class Desk implements PanelActions, Answer {
     { id: "presence" },
     h("option", { value: "available" }, "Available"),
     h("option", { value: "away" }, "Away"),
+    h(
+      "optgroup",
+      { label: "Away for" },
+      ...AWAY_REASONS.map(([reason, label]) => h("option", { value: `away:${reason}` }, label)),
+    ),
   );
+  private readonly wrapup = new WrapUpBar(this);
+  private readonly tags = new Map<string, Promise<string[]>>();
   private readonly redial: Redial;
   /** A presence chosen but not yet confirmed by the server (e.g. picked while reconnecting). */
-  private wanted: "available" | "away" | null = null;
+  private wanted: Wanted | null = null;
   private readonly calls: ConsoleCalls;
 
   constructor(
@@ -91,6 +113,7 @@ export class Desk implements PanelActions, Answer {
         signOut,
         everywhere,
       ),
+      this.wrapup.el,
       checkArea,
       this.notice,
       this.problem,
@@ -129,6 +152,48 @@ export class Desk implements PanelActions, Answer {
     void this.call(StaffEvent.RING_DECLINE, { conversation_id: conversationId });
   }
 
+  // -- wrap-up -----------------------------------------------------------------------------
+
+  ready(): void {
+    void this.call(StaffEvent.WRAPUP_END, {}).then((ack) => {
+      if (ack.ok) this.wrapup.show(null);
+      else this.say(ack.error.message);
+    });
+  }
+
+  extend(): void {
+    void this.call(StaffEvent.WRAPUP_EXTEND, { seconds: 30 }).then((ack) => {
+      if (ack.ok) this.wrapup.show(ack.wrapup);
+      else this.say(ack.error.message);
+    });
+  }
+
+  async tag(conversationId: string, tag: string): Promise<boolean> {
+    const ack = await this.call(StaffEvent.CONVERSATION_TAG, { conversation_id: conversationId, tag });
+    if (!ack.ok) {
+      this.say(ack.error.message);
+      return false;
+    }
+    this.panels.get(conversationId)?.showOutcome(ack.tag);
+    this.wrapup.showOutcome(conversationId, ack.tag);
+    return true;
+  }
+
+  /** Once a panel's conversation has ended, offer its site's outcomes (read once a site). */
+  private offerOutcomes(panel: Panel): void {
+    if (!panel.ended) return;
+    const key = panel.conversation.site_key;
+    let tags = this.tags.get(key);
+    if (!tags) {
+      tags = outcomeTags(key).catch(() => {
+        this.tags.delete(key); // asked again for the next panel
+        return [];
+      });
+      this.tags.set(key, tags);
+    }
+    void tags.then((list) => panel.offerOutcomes(list));
+  }
+
   // -- panel actions -----------------------------------------------------------------------
 
   send(conversationId: string, body: string): void {
@@ -145,8 +210,10 @@ export class Desk implements PanelActions, Answer {
 
   end(conversationId: string): void {
     void this.call(StaffEvent.CONVERSATION_END, { conversation_id: conversationId }).then((ack) => {
-      if (ack.ok) this.panels.get(conversationId)?.update(ack.conversation);
-      else this.panels.get(conversationId)?.error(ack.error.message);
+      const panel = this.panels.get(conversationId);
+      if (!ack.ok) return panel?.error(ack.error.message);
+      panel?.update(ack.conversation);
+      if (panel) this.offerOutcomes(panel);
     });
   }
 
@@ -192,7 +259,8 @@ export class Desk implements PanelActions, Answer {
     s.on(ServerEvent.RING, (ring) => this.rings.show(ring));
     s.on(ServerEvent.RING_CANCELLED, ({ conversation_id }) => this.rings.remove(conversation_id));
     s.on(ServerEvent.QUEUE_CHANGED, (change) => this.queue.change(change));
-    s.on(ServerEvent.PRESENCE, ({ status }) => this.showPresence(status));
+    s.on(ServerEvent.PRESENCE, ({ status, reason }) => this.showPresence(status, reason));
+    s.on(ServerEvent.WRAPUP, ({ wrapup }) => this.wrapup.show(wrapup));
     s.on(ServerEvent.CONVERSATION_STATE, ({ conversation }) => this.apply(conversation));
     s.on(ServerEvent.MESSAGE_NEW, ({ message }) => this.receive(message));
     s.on(ServerEvent.TYPING, (e) => {
@@ -222,7 +290,9 @@ export class Desk implements PanelActions, Answer {
   }
 
   private restore(state: SyncReply): void {
-    this.showPresence(this.wanted ?? state.presence);
+    if (this.wanted) this.showPresence(this.wanted.status, this.wanted.reason);
+    else this.showPresence(state.presence, state.reason);
+    this.wrapup.show(state.wrapup ?? null);
     state.conversations.forEach((c) => this.panel(c).update(c));
     for (const panel of this.panels.values()) {
       panel.addAll(state.messages.filter((m) => m.conversation_id === panel.id));
@@ -244,7 +314,10 @@ export class Desk implements PanelActions, Answer {
     const panel = this.panels.get(conversation.id);
     if (panel && !supersedes(panel.conversation, conversation)) return; // a late hint
     if (conversation.status === "ended") this.calls.ended(conversation.id);
-    if (panel) panel.update(conversation);
+    if (panel) {
+      panel.update(conversation);
+      this.offerOutcomes(panel);
+    }
     // Taken in another tab of this staff member: open it here too and fetch its messages.
     else if (mine && conversation.status === "active") void this.catchUp(this.panel(conversation));
     if (panel && conversation.last_seq > panel.thread.through) void this.catchUp(panel);
@@ -323,27 +396,34 @@ export class Desk implements PanelActions, Answer {
   // -- presence and session ----------------------------------------------------------------
 
   private async setPresence(): Promise<void> {
-    this.wanted = this.presence.value === "available" ? "available" : "away";
+    const [status, reason] = this.presence.value.split(":");
+    this.wanted =
+      status === "available" ? { status: "available", reason: null } : { status: "away", reason: asReason(reason) };
     this.rings.sound.unlock();
-    if (this.wanted === "available") askToNotify();
+    if (this.wanted.status === "available") askToNotify();
     await this.sendPresence();
   }
 
   /** Send the chosen presence; while offline it waits for the next sync. */
   private async sendPresence(): Promise<void> {
-    const status = this.wanted;
-    if (status === null || !this.socket.connected) return;
+    const wanted = this.wanted;
+    if (wanted === null || !this.socket.connected) return;
+    const { status, reason } = wanted;
     // Calls ring only staff whose camera and microphone are there.
     const media = status === "available" ? await mediaReadiness() : null;
-    const ack = await this.call(StaffEvent.PRESENCE_SET, media ? { status, media } : { status });
+    const ack = await this.call(
+      StaffEvent.PRESENCE_SET,
+      media ? { status, media } : reason ? { status, reason } : { status },
+    );
     if (!ack.ok && !this.socket.connected) return; // lost on the way: sent again on sync
-    if (this.wanted === status) this.wanted = null;
-    if (ack.ok) this.showPresence(ack.presence);
+    if (this.wanted === wanted) this.wanted = null;
+    if (ack.ok) this.showPresence(ack.presence, ack.reason);
     else this.say(ack.error.message);
   }
 
-  private showPresence(status: Presence): void {
-    this.presence.value = status === "available" ? "available" : "away";
+  private showPresence(status: Presence, reason?: AwayReason | null): void {
+    if (status === "available") this.presence.value = "available";
+    else this.presence.value = reason ? `away:${reason}` : "away";
   }
 
   private say(message: string): void {
@@ -373,6 +453,7 @@ export class Desk implements PanelActions, Answer {
 
   private leave(notice?: string): void {
     this.calls.stop();
+    this.wrapup.stop();
     this.redial.stop();
     this.socket.disconnect();
     this.rings.clear();

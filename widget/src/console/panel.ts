@@ -13,11 +13,13 @@ export interface PanelActions {
   typing(conversationId: string, typing: boolean): void;
   read(conversationId: string, seq: number): void;
   propose(conversationId: string, channel: "chat" | "voice" | "video"): void;
+  tag(conversationId: string, tag: string): Promise<boolean>;
 }
 
 /** One accepted conversation: a `region` named "Conversation with {visitor}" holding the
  * visitor's current page, the message log, a reply box and "End conversation". Once ended
- * it says "Ended" and offers "Close", which removes the panel. */
+ * it says "Ended", offers the site's outcomes to pick from, and "Close", which removes the
+ * panel. */
 export class Panel {
   readonly el: HTMLElement;
   readonly thread: Thread;
@@ -25,6 +27,8 @@ export class Panel {
   private readonly title = h("h2", {});
   private readonly state = h("span", { class: "state" });
   private readonly page = h("p", { class: "page" });
+  private readonly rating = h("p", { class: "rating", hidden: true });
+  private readonly proposeChat: HTMLButtonElement;
   private readonly problem = h("p", { class: "problem", role: "alert", hidden: true });
   private readonly reply: HTMLTextAreaElement;
   private readonly composer: HTMLFormElement;
@@ -34,6 +38,9 @@ export class Panel {
   private readonly callArea = h("div", { class: "call-area" });
   private readonly callNote = h("p", { class: "call-note", "aria-live": "polite" });
   private readonly proposeRow: HTMLElement;
+  private readonly outcome: HTMLSelectElement;
+  private readonly outcomeRow: HTMLElement;
+  private readonly outcomeSaved = h("span", { class: "saved", "aria-live": "polite" });
   private readonly signal: TypingSignal;
   private readSeq = 0;
   private pageKey: string | null = null;
@@ -64,18 +71,30 @@ export class Panel {
       { class: "channels" },
       propose("Propose video", "video"),
       propose("Propose voice", "voice"),
-      propose("Propose chat", "chat"),
+      // Back to chat only means something during a call.
+      (this.proposeChat = propose("Propose chat", "chat")),
+    );
+    this.proposeChat.hidden = true;
+    this.outcome = h("select", { id: `outcome-${id}` });
+    this.outcomeRow = h(
+      "p",
+      { class: "outcome", hidden: true },
+      h("label", { for: `outcome-${id}` }, "Outcome"),
+      this.outcome,
+      this.outcomeSaved,
     );
     this.el = h(
       "section",
       { class: "panel", role: "region" },
       h("header", {}, this.title, this.state, this.closeButton),
       this.page,
+      this.rating,
       this.proposeRow,
       this.callNote,
       this.callArea,
       h("div", { class: "scroll" }, log, this.typing.el),
       this.problem,
+      this.outcomeRow,
       this.composer,
       this.endRow,
     );
@@ -103,15 +122,35 @@ export class Panel {
     show(this.endRow, !this.ended);
     show(this.closeButton, this.ended);
     show(this.proposeRow, conversation.status === "active");
+    const rated = conversation.rating;
+    say(this.rating, rated ? `Rated ${rated.score} of 5${rated.comment ? `: “${rated.comment}”` : ""}` : "");
+    this.rating.setAttribute("dir", "auto");
+    show(this.rating, !!rated);
+    show(this.outcomeRow, this.ended && this.outcome.options.length > 0);
     if (this.ended) {
       this.typing.set(null);
       this.signal.stop();
     }
   }
 
+  /** Offer the site's outcome tags (once ended; none: nothing to pick). */
+  offerOutcomes(tags: readonly string[]): void {
+    if (!tags.length || this.outcome.options.length) return;
+    this.outcome.append(h("option", { value: "" }, "Choose…"), ...tags.map((t) => h("option", { value: t }, t)));
+    this.outcome.value = this.conversation.outcome ?? "";
+    show(this.outcomeRow, this.ended);
+  }
+
+  /** The outcome was saved (here or in the wrap-up bar). */
+  showOutcome(tag: string): void {
+    if (this.outcome.options.length) this.outcome.value = tag;
+    say(this.outcomeSaved, "Saved");
+  }
+
   /** Show the running call's screen here, or none. */
   showCall(screen: HTMLElement | null): void {
     this.callArea.replaceChildren(...(screen ? [screen] : []));
+    show(this.proposeChat, !!screen);
     if (screen) say(this.callNote, "");
   }
 
@@ -169,6 +208,10 @@ export class Panel {
     this.reply.addEventListener("input", () => this.signal.input());
     this.endButton.addEventListener("click", () => this.actions.end(this.id));
     this.closeButton.addEventListener("click", () => this.actions.close(this.id));
+    this.outcome.addEventListener("change", () => {
+      say(this.outcomeSaved, "");
+      if (this.outcome.value) void this.actions.tag(this.id, this.outcome.value);
+    });
   }
 
   private showPage(c: ConversationView): void {

@@ -130,6 +130,15 @@ export class Chat implements Actions {
     void this.leave();
   }
 
+  async rate(score: number, comment: string): Promise<boolean> {
+    const id = this.conversation?.id;
+    if (!id) return false;
+    const ack = await this.call(CustomerEvent.CONVERSATION_RATE, { conversation_id: id, score, comment });
+    if (ack.ok) this.apply(ack.conversation);
+    else this.view.error(ack.error.message);
+    return ack.ok;
+  }
+
   again(): void {
     this.forget();
     void this.ensureConversation().then(() => this.view.focus());

@@ -9,6 +9,8 @@ export interface Actions {
   input(): void;
   cancel(): void;
   end(): void;
+  /** Rate the ended conversation; true once stored. */
+  rate(score: number, comment: string): Promise<boolean>;
   again(): void;
   /** Send the messages held back by an ended conversation in a new one. */
   resend(): void;
@@ -51,6 +53,7 @@ export class View {
   private readonly discard = button("Don't send", { class: "quiet" });
   private readonly held = h("div", { class: "held", role: "alert", hidden: true }, this.heldText, h("div", {}, this.resend, this.discard));
   private heldCount = 0;
+  private readonly rating = new Rating();
   private readonly video = button("Video call");
   private readonly voice = button("Voice call");
   private readonly oneway = button("See them only");
@@ -108,7 +111,7 @@ export class View {
           this.typing.el,
         ),
         this.problem,
-        h("div", { class: "foot" }, this.held, this.again, this.composer),
+        h("div", { class: "foot" }, this.rating.el, this.held, this.again, this.composer),
       ),
     );
     // The fresh state until the conversation (if any) is known: no "Back to chat" yet.
@@ -122,6 +125,7 @@ export class View {
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
+    this.rating.show(c?.status === "ended" ? c : null);
     // A site that offers no chat starts conversations with a call only.
     show(this.composer, c ? c.status !== "ended" : this.offered.has("chat"));
     const staff = c?.status === "active" && this.showStaff ? c.assignee?.name : undefined;
@@ -220,6 +224,7 @@ export class View {
 
   /** Route the visitor's intents to `actions`. */
   bind(actions: Actions): void {
+    this.rating.bind(actions);
     this.cancel.addEventListener("click", () => actions.cancel());
     this.end.addEventListener("click", () => actions.end());
     this.again.addEventListener("click", () => actions.again());
@@ -274,4 +279,56 @@ function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0] ?? "", words[words.length - 1] ?? ""] : words;
   return letters.map((w) => Array.from(w)[0]?.toUpperCase() ?? "").join("");
+}
+
+/** After the end: five stars and an optional comment, once per conversation (a new rating
+ * replaces the old one). */
+class Rating {
+  private readonly stars: HTMLInputElement[] = [1, 2, 3, 4, 5].map((n) =>
+    h("input", { type: "radio", name: "score", value: n, id: `score-${n}` }),
+  );
+  private readonly comment = h("textarea", { id: "rating-comment", rows: 2, maxlength: 1000 });
+  private readonly send = h("button", { type: "submit", class: "primary" }, "Send rating");
+  private readonly thanks = h("p", { class: "thanks", role: "status" });
+  private readonly form = h(
+    "form",
+    { class: "rating", "aria-labelledby": "rating-title" },
+    h("p", { id: "rating-title" }, "How was your conversation?"),
+    h(
+      "fieldset",
+      { class: "stars" },
+      h("legend", { class: "sr" }, "Your rating"),
+      ...this.stars.map((star, i) =>
+        h("span", {}, star, h("label", { for: star.id, title: `${i + 1} of 5` }, "★", h("span", { class: "sr" }, `${i + 1} of 5`))),
+      ),
+    ),
+    h("label", { for: "rating-comment" }, "Anything to add? (optional)"),
+    this.comment,
+    this.send,
+  );
+  readonly el = h("div", { hidden: true }, this.form, this.thanks);
+  private shownFor: string | null = null;
+
+  show(c: ConversationView | null): void {
+    show(this.el, !!c);
+    if (!c) return;
+    if (c.id !== this.shownFor) {
+      this.shownFor = c.id;
+      this.form.reset();
+    }
+    const rated = c.rating;
+    show(this.form, !rated);
+    say(this.thanks, rated ? `Thank you: you rated this conversation ${rated.score} of 5.` : "");
+    show(this.thanks, !!rated);
+  }
+
+  bind(actions: Actions): void {
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const score = Number(this.stars.find((s) => s.checked)?.value ?? 0);
+      if (!score) return void this.stars[0]?.focus();
+      this.send.disabled = true;
+      void actions.rate(score, this.comment.value.trim()).finally(() => (this.send.disabled = false));
+    });
+  }
 }

@@ -18,11 +18,15 @@ import {
   type ConversationView,
   type MessageView,
   type PageView,
+  type RateConversation,
   type QueueChange,
   type Read,
   type ResumeConversation,
   type SendMessage,
   type SetPresence,
+  type ExtendWrapUp,
+  type TagConversation,
+  type WrapUpView,
   type StartConversation,
   type Sync,
   type Typing,
@@ -31,6 +35,7 @@ import {
 
 export type Side = "customer" | "staff";
 export type Presence = "available" | "away" | "offline";
+export type AwayReason = NonNullable<SetPresence["reason"]>;
 
 export interface TypingEvent {
   conversation_id: string;
@@ -88,7 +93,8 @@ export type StaffListen = {
   [ServerEvent.RING]: (event: RingEvent) => void;
   [ServerEvent.RING_CANCELLED]: (event: { conversation_id: string; reason: string }) => void;
   [ServerEvent.QUEUE_CHANGED]: (event: QueueChange) => void;
-  [ServerEvent.PRESENCE]: (event: { status: Presence }) => void;
+  [ServerEvent.PRESENCE]: (event: { status: Presence; reason?: AwayReason | null }) => void;
+  [ServerEvent.WRAPUP]: (event: { wrapup: WrapUpView | null }) => void;
   [ServerEvent.CALL_RESPONSE]: (event: { conversation_id: string; proposal_id: string; accepted: boolean }) => void;
 } & CallSignals;
 
@@ -111,6 +117,7 @@ export type CustomerCalls = {
   [CustomerEvent.CONVERSATION_START]: [StartConversation, { conversation: ConversationView }];
   [CustomerEvent.CONVERSATION_RESUME]: [ResumeConversation, Replay];
   [CustomerEvent.CONVERSATION_END]: [ConversationRef, { conversation: ConversationView }];
+  [CustomerEvent.CONVERSATION_RATE]: [RateConversation, { conversation: ConversationView }];
   [CustomerEvent.MESSAGE_SEND]: [SendMessage, { message: MessageView }];
   [CustomerEvent.TYPING]: [Typing, Nothing];
   [CustomerEvent.READ]: [Read, Nothing];
@@ -125,6 +132,8 @@ export type CustomerCalls = {
 
 export type SyncReply = {
   presence: Presence;
+  reason?: AwayReason | null;
+  wrapup?: WrapUpView | null;
   conversations: ConversationView[];
   messages: MessageView[];
   rings: RingEvent[];
@@ -136,7 +145,7 @@ export type SyncReply = {
 
 export type StaffCalls = {
   [StaffEvent.SYNC]: [Sync, SyncReply];
-  [StaffEvent.PRESENCE_SET]: [SetPresence, { presence: Presence }];
+  [StaffEvent.PRESENCE_SET]: [SetPresence, { presence: Presence; reason?: AwayReason | null }];
   [StaffEvent.RING_ACCEPT]: [ConversationRef, Replay];
   [StaffEvent.RING_DECLINE]: [ConversationRef, Nothing];
   [StaffEvent.CONVERSATION_RESUME]: [ResumeConversation, Replay];
@@ -149,6 +158,9 @@ export type StaffCalls = {
   [StaffEvent.CALL_ANSWER]: [CallSdp, Nothing];
   [StaffEvent.CALL_CANDIDATE]: [CallCandidate, Nothing];
   [StaffEvent.CALL_END]: [EndCall, { call: CallView }];
+  [StaffEvent.WRAPUP_END]: [Nothing, { wrapup: null }];
+  [StaffEvent.WRAPUP_EXTEND]: [ExtendWrapUp, { wrapup: WrapUpView | null }];
+  [StaffEvent.CONVERSATION_TAG]: [TagConversation, { tag: string }];
 };
 
 type CallMap<C> = { [K in keyof C]: [object, object] };

@@ -44,9 +44,22 @@ function say(...content: (Node | string)[]): void {
   notice.hidden = content.length === 0;
 }
 
+// The whole team, page by page (the list is paginated like every REST list).
+async function everyone(api: Api): Promise<Member[]> {
+  const all: Member[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const page: { staff: Member[]; next_cursor: string | null } = await api.get(`/api/v1/staff?limit=200${query}`);
+    all.push(...page.staff);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return all;
+}
+
 async function refresh(api: Api, me: Me): Promise<void> {
   try {
-    ({ staff: team } = await api.get<{ staff: Member[] }>("/api/v1/staff"));
+    team = await everyone(api);
   } catch (error) {
     list.replaceChildren(h("p", { class: "problem", role: "alert" }, (error as Error).message));
     return;

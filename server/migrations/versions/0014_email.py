@@ -2,8 +2,8 @@
 (invitations and password resets, stored as digests), each staff member's call capacity and
 console language, and their photos.
 
-Revision ID: 0012_email
-Revises: 0008_site_look
+Revision ID: 0014_email
+Revises: 0013_audit
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_email"
-down_revision: str | None = "0008_site_look"
+revision = "0014_email"
+down_revision: str | None = "0013_audit"
 branch_labels: str | None = None
 depends_on: str | None = None
 
