@@ -14,14 +14,18 @@ from server.pages import csp, page_json, render
 
 async def admin_page(request: web.Request) -> web.Response:
     page = page_for(request.match_info["slug"])
-    if page is None:
+    if page is None or not page.offered(request.app):
         raise web.HTTPNotFound(text="No such page.")
     session = await request.app[AUTH].session(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise web.HTTPFound("/console")
     if session.member.role not in page.roles:
         raise web.HTTPForbidden(text="Your role cannot open this page.")
-    nav = [{"slug": p.slug, "title": p.title} for p in PAGES if session.member.role in p.roles]
+    nav = [
+        {"slug": p.slug, "title": p.title}
+        for p in PAGES
+        if session.member.role in p.roles and p.offered(request.app)
+    ]
     config = {"productName": "Porchlight", "page": page.slug, "title": page.title, "nav": nav}
     body = render(
         request,

@@ -21,7 +21,6 @@ from server.api_models import (
     SessionView,
     SignedOutEverywhere,
     StaffCreated,
-    StaffList,
     StaffView,
     Transcript,
 )
@@ -220,21 +219,6 @@ async def me(request: web.Request) -> web.Response:
 
 
 # -- admin ------------------------------------------------------------------------------
-
-
-@routes.get("/api/v1/staff")
-@operation(StaffList, roles=["admin"], query=Page)
-async def list_staff(request: web.Request) -> web.Response:
-    """List staff members, oldest first."""
-    require(request, "admin")
-    after, limit = page(request)
-    staff = await request.app[STORE].list_staff(after=after, limit=limit + 1)
-    return reply(
-        StaffList(
-            staff=[StaffView.of(m) for m in staff[:limit]],
-            next_cursor=next_cursor([m.id for m in staff], limit),
-        )
-    )
 
 
 @routes.post("/api/v1/staff")

@@ -183,13 +183,6 @@ class SiteCreated(Reply):
     site: SiteView
 
 
-class StaffList(Reply):
-    """One page of staff members, oldest first."""
-
-    staff: list[StaffView]
-    next_cursor: str | None = NEXT_PAGE
-
-
 class StaffCreated(Reply):
     """The new staff member."""
 

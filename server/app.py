@@ -21,15 +21,19 @@ from server import (
     api_audit,
     api_docs,
     api_hours,
+    api_mail,
+    api_photos,
     api_privacy,
     api_shift,
     api_sites,
+    api_staff,
     api_tokens,
     api_webhooks,
     fanout,
     health,
     metrics,
     pages,
+    pages_account,
     precheck_api,
     rest,
 )
@@ -133,6 +137,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api_sites.routes)
     app.add_routes(precheck_api.routes)
     app.add_routes(api_hours.routes)
+    app.add_routes(api_staff.routes)
+    app.add_routes(api_mail.routes)
+    app.add_routes(api_photos.routes)
+    app.add_routes(pages_account.routes)
     app.add_routes(api_audit.routes)
     app.add_routes(api_privacy.routes)
     app.add_routes(api_shift.routes)
@@ -150,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_runtime)
     # After _runtime: it needs the store, and it is torn down first (every peer closes
     # before the store does).
+    app.cleanup_ctx.append(api_mail.mail_runtime)
     app.cleanup_ctx.append(precheck_api.precheck_runtime)
     app.cleanup_ctx.append(api_hours.offline_runtime)
     app.cleanup_ctx.append(health.readiness_runtime)

@@ -42,6 +42,19 @@ class AuditAction(StrEnum):
     """A staff account was added. Target ``staff:<id>``; details: ``role``."""
     STAFF_ROLE_CHANGED = "staff.role_changed"
     """A staff member's role changed. Details: ``from``, ``to``."""
+    STAFF_INVITED = "staff.invited"
+    """A staff member was invited (no password yet). Target ``staff:<id>``; details:
+    ``email``, ``role``."""
+    STAFF_CHANGED = "staff.changed"
+    """An admin changed a staff member's name, languages or capacity. Details: ``changed``."""
+    PASSWORD_LINK_SENT = "auth.password_link_sent"  # noqa: S105 - an action name
+    """A link to choose a password was emailed (an invitation again, or a reset). Target
+    ``staff:<id>``; details: ``purpose``."""
+    PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 - an action name
+    """A staff member set a password: their own change, or through an emailed link. Target
+    ``staff:<id>``; details: ``via``."""
+    PROFILE_CHANGED = "staff.profile_changed"
+    """A staff member changed their own profile. Details: ``changed``."""
     STAFF_DISABLED = "staff.disabled"
     """A staff account was disabled."""
     SITE_CREATED = "site.created"

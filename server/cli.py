@@ -23,16 +23,20 @@ from server.app import create_app
 from server.audit import CLI, Audit, AuditAction
 from server.auth import hash_password
 from server.keys import SETTINGS
+from server.mail_catcher import CatcherUnavailable
 from server.migrate import migrate
 from server.settings import Settings, SettingsError, load_settings
 from server.site_settings import SiteFields
+from server.staff_models import MIN_PASSWORD, StaffEdit, StaffInvite
 from server.store import DuplicateError, SqlStore
+from server.store_staff import LastAdmin, StaffProfile
 from signaling.protocol import describe
 
 DEMO_EMAIL = "demo@porchlight.local"
 DEMO_PASSWORD = "porchlight-demo"  # noqa: S105 - printed to the person running the demo
 DEMO_SITE_KEY = "demo-shop"
 DEMO_SHOP_PORT = 8090
+DEMO_MAIL_PORT = 8025
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,6 +87,17 @@ def parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--role", choices=["admin", "supervisor", "agent"], default="agent")
     add_staff.add_argument("--language", action="append", default=[])
     add_staff.add_argument("--max-chats", type=int, default=3)
+    add_staff.add_argument("--max-calls", type=int, default=1, help="0: chats only")
+    edit_staff = staff.add_parser("edit", help="change a staff account (what is given)")
+    edit_staff.add_argument("email")
+    edit_staff.add_argument("--name")
+    edit_staff.add_argument("--role", choices=["admin", "supervisor", "agent"])
+    edit_staff.add_argument(
+        "--language", action="append", help="a language they take (repeatable); 'any' clears"
+    )
+    edit_staff.add_argument("--max-chats", type=int)
+    edit_staff.add_argument("--max-calls", type=int, help="0: chats only, 1: calls too")
+    staff.add_parser("list", help="list staff accounts")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -103,6 +118,12 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the server and the demo shop")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--shop-port", type=int, default=DEMO_SHOP_PORT)
+    demo.add_argument(
+        "--mail-port",
+        type=int,
+        default=DEMO_MAIL_PORT,
+        help="where the demo's mail catcher listens (emails are caught, never sent)",
+    )
     return cli
 
 
@@ -115,7 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
     if args.command == "demo":
-        overrides.update(port=args.port, public_url=f"http://127.0.0.1:{args.port}")
+        overrides.update(
+            port=args.port,
+            public_url=f"http://127.0.0.1:{args.port}",
+            # Every email the demo sends lands in the console's "Caught email" page.
+            mail_catcher=True,
+            smtp_host="127.0.0.1",
+            smtp_port=args.mail_port,
+            smtp_security="none",
+            smtp_username="",
+            smtp_password="",
+        )
     try:
         settings = load_settings(args.settings, None, **overrides)
     except SettingsError as exc:
@@ -133,11 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "privacy":
         return asyncio.run(cli_privacy.run(settings, args))
     if args.command == "staff":
-        password = getpass.getpass("Password (at least 10 characters): ")
-        if len(password) < 10:
-            print("porchlight: the password must have at least 10 characters", file=sys.stderr)
-            return 2
-        return asyncio.run(add_staff(settings, args.email, args.name, args.role, password, args))
+        return staff_command(settings, args)
     if args.command == "token":
         return asyncio.run(manage_tokens(settings, args))
     if args.command == "analytics":
@@ -183,9 +210,13 @@ async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
     settings = app.get(SETTINGS)
     access = logs.access_logger(settings.log_format) if settings is not None else {}
     runner = web.AppRunner(app, handle_signals=False, **access)
-    await runner.setup()
     try:
+        # setup() starts the app, which may listen too (the demo's mail catcher).
+        await runner.setup()
         await web.TCPSite(runner, host, port).start()
+    except CatcherUnavailable as exc:
+        await runner.cleanup()
+        raise PortInUse(exc.strerror) from None
     except OSError as exc:
         await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
@@ -237,20 +268,61 @@ async def add_site(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def add_staff(
-    settings: Settings, email: str, name: str, role: str, password: str, args: argparse.Namespace
-) -> int:
+def staff_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``staff add|edit|list``, validated by the same models as the REST API."""
+    try:
+        if args.action == "add":
+            new = StaffInvite.model_validate(
+                {
+                    "email": args.email,
+                    "name": args.name,
+                    "role": args.role,
+                    "languages": args.language,
+                    "max_chats": args.max_chats,
+                    "max_calls": args.max_calls,
+                }
+            )
+        elif args.action == "edit":
+            languages = args.language
+            edit = StaffEdit.model_validate(
+                {
+                    "name": args.name,
+                    "role": args.role,
+                    "languages": [] if languages == ["any"] else languages,
+                    "max_chats": args.max_chats,
+                    "max_calls": args.max_calls,
+                }
+            )
+            return asyncio.run(edit_staff(settings, args.email, edit))
+        else:
+            return asyncio.run(list_staff(settings))
+    except ValidationError as exc:
+        print(f"porchlight: {describe(exc)}", file=sys.stderr)
+        return 2
+    password = getpass.getpass(f"Password (at least {MIN_PASSWORD} characters): ")
+    if len(password) < MIN_PASSWORD:
+        print(
+            f"porchlight: the password must have at least {MIN_PASSWORD} characters",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(add_staff(settings, new, password))
+
+
+async def add_staff(settings: Settings, new: StaffInvite, password: str) -> int:
     await migrate(settings.database_url)
     store = await SqlStore.open(settings.database_url)
     try:
         member = await store.create_staff(
-            email=email.lower(),
-            name=name,
-            role="admin" if role == "admin" else "supervisor" if role == "supervisor" else "agent",
+            email=new.email,
+            name=new.name,
+            role=new.role,
             password_hash=hash_password(password),
-            languages=tuple(args.language),
-            max_chats=args.max_chats,
+            languages=tuple(new.languages),
+            max_chats=new.max_chats,
         )
+        if new.max_calls != 1:
+            await store.update_staff(member.id, max_calls=new.max_calls)
         await Audit(store, settings.secret_key).record(
             CLI,
             AuditAction.STAFF_CREATED,
@@ -258,12 +330,63 @@ async def add_staff(
             {"email": member.email, "role": member.role},
         )
     except DuplicateError:
-        print(f"porchlight: a staff member with email {email} exists", file=sys.stderr)
+        print(f"porchlight: a staff member with email {new.email} exists", file=sys.stderr)
         return 1
     finally:
         await store.close()
-    print(f"Staff member {email} ({role}) created.")
+    print(f"Staff member {new.email} ({new.role}) created.")
     return 0
+
+
+async def edit_staff(settings: Settings, email: str, edit: StaffEdit) -> int:
+    await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    try:
+        found = await store.staff_credentials(email)
+        if found is None:
+            print(f"porchlight: no staff member with email {email}", file=sys.stderr)
+            return 1
+        values = edit.model_dump(exclude_none=True)
+        try:
+            profile = await store.update_staff(found[0].id, **values)
+        except LastAdmin:
+            print(
+                f"porchlight: {email} is the only admin who can sign in; "
+                "make someone else admin first",
+                file=sys.stderr,
+            )
+            return 1
+        assert profile is not None
+        if profile.role != found[0].role:
+            await Audit(store, settings.secret_key).record(
+                CLI,
+                AuditAction.STAFF_ROLE_CHANGED,
+                f"staff:{profile.id}",
+                {"from": found[0].role, "to": profile.role},
+            )
+    finally:
+        await store.close()
+    print(f"Staff member {profile.email} updated: {describe_staff(profile)}")
+    return 0
+
+
+async def list_staff(settings: Settings) -> int:
+    await migrate(settings.database_url)
+    store = await SqlStore.open(settings.database_url)
+    try:
+        profiles = await store.staff_profiles()
+    finally:
+        await store.close()
+    for profile in profiles:
+        print(f"{profile.email}\t{profile.name}\t{describe_staff(profile)}")
+    return 0
+
+
+def describe_staff(profile: StaffProfile) -> str:
+    languages = ",".join(profile.languages) or "any language"
+    calls = "calls too" if profile.max_calls else "chats only"
+    invited = ", invited (no password yet)" if profile.invited else ""
+    return f"{profile.role}, {languages}, {profile.max_chats} chats, {calls}{invited}"
 
 
 async def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
@@ -339,6 +462,7 @@ async def demo(settings: Settings, shop_port: int) -> None:
         f"  Demo shop (customer):  http://localhost:{shop_port}\n"
         f"  Staff console:         {settings.public_url}/console\n"
         f"  Staff login:           {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+        f"  Emails (caught here):  {settings.public_url}/console/mail\n"
         "  Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -9,6 +9,8 @@ from server.assets import Assets
 from server.auth import SessionAuth
 from server.installs import Installs
 from server.limits import RateLimits
+from server.mail import Outbox as MailOutbox
+from server.mail_catcher import MailCatcher
 from server.settings import Settings
 from server.sockets import SocketServer
 from server.store import SqlStore
@@ -26,4 +28,7 @@ SIO = web.AppKey("sio", SocketServer)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ASSETS = web.AppKey("assets", Assets)
 INSTALLS = web.AppKey("installs", Installs)
+MAIL = web.AppKey("mail", MailOutbox)
+# Only while the development mail catcher runs (settings.mail_catcher).
+CATCHER = web.AppKey("catcher", MailCatcher)
 WEBHOOKS = web.AppKey("webhooks", Outbox)

@@ -4,7 +4,9 @@ validated at start. A bad value stops the server with one line naming the settin
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from server.net import Network, parse_networks
@@ -27,6 +30,8 @@ DEFAULT_TURN_SECRET = "dev-only-turn-secret-change-me-00000000"  # noqa: S105 - 
 # ``static-auth-secret=CHANGE-ME``): a secret containing it was copied, not chosen.
 PLACEHOLDER = "change-me"
 ENV_PREFIX = "PORCHLIGHT_"
+# An email address as staff forms and the sender setting accept it: one @, a dot after it.
+EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]+")
 
 Rates = tuple[str, str, str]
 """Rate limits per visitor, per client address and per site, in the ``limits`` notation
@@ -101,6 +106,22 @@ class Settings(BaseModel):
     # Plain http receivers are allowed in development mode only.
     webhook_allowed_networks: tuple[str, ...] = ()
     static_dir: Path = Path(__file__).parent / "static"
+    # Email (server.mail). No smtp_host: emails wait in the outbox until one is set.
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    # starttls: upgrade a plain connection (port 587); tls: TLS from the start (port 465);
+    # none: plain, for a relay on this machine or the demo's catcher only.
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    # CA certificates (PEM) that the mail server's certificate must chain to, for a relay with
+    # a private certificate; unset: the system's CAs. Certificates are always verified.
+    smtp_ca_file: Path | None = None
+    mail_from: str = "Porchlight <porchlight@localhost>"
+    # Development only: catch every email in this process (on smtp_host:smtp_port) and list
+    # them in the console, so the demo needs no mail server.
+    mail_catcher: bool = False
 
     @field_validator("public_url")
     @classmethod
@@ -131,6 +152,52 @@ class Settings(BaseModel):
                 "fleet share one database, and SQLite serves one process only"
             )
         return value
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "\n" in value or "\r" in value or not EMAIL.fullmatch(address):
+            raise ValueError("must be an address such as Porchlight <support@example.com>")
+        return value
+
+    @field_validator("smtp_ca_file", mode="before")
+    @classmethod
+    def _ca_file(cls, value: Any) -> Any:
+        if not value:
+            return None
+        if not Path(value).is_file():
+            raise ValueError(f"{value} is not a file (a PEM bundle of CA certificates)")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise SettingsError(
+                "settings smtp_username and smtp_password (PORCHLIGHT_SMTP_USERNAME, "
+                "PORCHLIGHT_SMTP_PASSWORD): set both to authenticate, or neither"
+            )
+        if self.smtp_password is not None and self.smtp_security == "none":
+            raise SettingsError(
+                "setting smtp_security (PORCHLIGHT_SMTP_SECURITY): a password is never sent "
+                "over a plain connection; use starttls or tls"
+            )
+        if self.mail_catcher and self.mode == "production":
+            raise SettingsError(
+                "setting mail_catcher (PORCHLIGHT_MAIL_CATCHER): the catcher keeps emails "
+                "instead of sending them and is for development only"
+            )
+        if self.mail_catcher and self.smtp_host is None:
+            raise SettingsError(
+                "setting smtp_host (PORCHLIGHT_SMTP_HOST): the mail catcher listens there; "
+                "set it (e.g. 127.0.0.1) with smtp_port and smtp_security = none"
+            )
+        return self
 
     @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
@@ -232,6 +299,8 @@ def load_settings(
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         settings = Settings.model_validate(values)
+    except SettingsError:
+        raise
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         name = ".".join(str(part) for part in first["loc"])

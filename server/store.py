@@ -31,9 +31,12 @@ from server.database import PostgresDatabase, SqliteDatabase
 from server.store_audit import AuditStore
 from server.store_calls import CallStore
 from server.store_hours import HoursStore
+from server.store_mail import MailStore
+from server.store_photos import PhotoStore
 from server.store_privacy import PrivacyStore
 from server.store_routing import RoutingState
 from server.store_shift import ShiftState
+from server.store_staff import StaffStore
 from server.store_tokens import TokenStore
 from server.tables import conversations, events, messages
 from signaling.domain_events import DomainEvent, EventKind
@@ -169,6 +172,9 @@ class SqlStore(
     AuditStore,
     PrivacyStore,
     HoursStore,
+    MailStore,
+    StaffStore,
+    PhotoStore,
 ):
     """Durable state in SQL (SQLAlchemy Core). Open with ``await SqlStore.open(url)``, close
     with ``await store.close()``. The schema must exist: see ``server.migrate``.

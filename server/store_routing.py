@@ -642,7 +642,8 @@ def _free_candidates(conn: Connection, now: float) -> list[Candidate]:
             active=row.held,
             ringing=bool(row.ringing),
             idle_since=row.idle_since,
-            media=frozenset(json.loads(row.media)),
+            # Call capacity 0: chats only, so no call is ever offered to them.
+            media=frozenset(json.loads(row.media)) if row.max_calls > 0 else frozenset(),
             in_call=bool(row.in_call),
         )
         for row in rows

@@ -75,6 +75,58 @@ staff = sa.Table(
     sa.Column("max_chats", sa.Integer, nullable=False, server_default="3"),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.Double, nullable=False),
+    # 0 or 1: calls at once are at most one (uq_calls_running_staff); 0 takes chats only.
+    sa.Column("max_calls", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("console_language", sa.String(35), nullable=False, server_default="en"),
+)
+
+# Invitations and password resets: single use, expiring, stored as the SHA-256 of the token
+# so that a leaked database hands out no accounts.
+staff_links = sa.Table(
+    "staff_links",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(16), nullable=False),  # 'invite' | 'reset'
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("used_at", sa.Double, nullable=True),
+)
+
+# A staff member's photo, as uploaded (a small square, resized by the browser); served with
+# its sniffed type only.
+staff_photos = sa.Table(
+    "staff_photos",
+    metadata,
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# The email outbox (server.mail): every email is a row first, rendered and with its
+# Message-ID, then sent by whichever node claims it. status: pending → sending → sent, or
+# failed after the last attempt or a permanent refusal.
+emails = sa.Table(
+    "emails",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Double, nullable=False),
+    # While sending: a node that dies mid-send leaves the row to be claimed again after it.
+    sa.Column("lease_until", sa.Double, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("sent_at", sa.Double, nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
 )
 
 staff_sessions = sa.Table(

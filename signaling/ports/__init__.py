@@ -11,6 +11,7 @@ from signaling.ports.calls import (
     Proposal,
     StartedCall,
 )
+from signaling.ports.mail import Mail
 from signaling.ports.records import (
     OVERSEERS,
     Answer,
@@ -78,6 +79,7 @@ __all__ = [
     "IceProvider",
     "LimitKind",
     "Limits",
+    "Mail",
     "Message",
     "NewCall",
     "NewConversation",

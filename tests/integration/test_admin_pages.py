@@ -23,6 +23,8 @@ async def test_a_page_opens_only_for_the_roles_it_lists(server: Server) -> None:
             for page in PAGES:
                 response = await http.get(f"{server.url}/console/{page.slug}")
                 expected = 200 if member.role in page.roles else 403
+                if not page.offered(server.app):  # the mail catcher's page, without it
+                    expected = 404
                 assert response.status == expected, (member.role, page.slug)
                 if expected == 200:
                     html = await response.text()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from server.cli import DEMO_EMAIL, DEMO_PASSWORD, main
 from server.migrate import migrate
 from server.store import SqlStore
 from tests.support import free_port
@@ -127,8 +129,23 @@ def wait_for_health(url: str, process: subprocess.Popen[str]) -> None:
     pytest.fail("the server did not answer /healthz")
 
 
+def caught_by_the_demo(url: str) -> list[dict[str, object]]:
+    """Sign in as the demo's admin and read what its mail catcher caught."""
+    jar = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    sign_in = urllib.request.Request(
+        f"{url}/api/v1/auth/login",
+        data=json.dumps({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}).encode(),
+        headers={"Content-Type": "application/json", "Origin": url},
+    )
+    with jar.open(sign_in, timeout=10) as response:
+        assert response.status == 200
+    with jar.open(f"{url}/api/v1/caught-mail", timeout=10) as response:
+        emails: list[dict[str, object]] = json.load(response)["emails"]
+    return emails
+
+
 def test_demo_runs_both_sites_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port, shop_port = free_port(), free_port()
+    port, shop_port, mail_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         [
             PORCHLIGHT,
@@ -139,6 +156,8 @@ def test_demo_runs_both_sites_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
             str(port),
             "--shop-port",
             str(shop_port),
+            "--mail-port",
+            str(mail_port),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -150,6 +169,15 @@ def test_demo_runs_both_sites_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
         with urllib.request.urlopen(f"http://localhost:{shop_port}/", timeout=5) as shop:
             page = shop.read().decode()
         assert f'src="http://127.0.0.1:{port}/widget.js" data-site="demo-shop"' in page
+        # The demo catches email: whatever reaches its SMTP port is listed in the console.
+        with smtplib.SMTP("127.0.0.1", mail_port, timeout=10) as smtp:
+            smtp.sendmail(
+                "shop@example.com",
+                ["sam@example.com"],
+                "Subject: Hello from the test\r\n\r\nCaught?\r\n",
+            )
+        caught = caught_by_the_demo(f"http://127.0.0.1:{port}")
+        assert [email["subject"] for email in caught] == ["Hello from the test"]
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=20)
     finally:
@@ -159,6 +187,7 @@ def test_demo_runs_both_sites_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
     assert "demo@porchlight.local" in output
     assert f"http://localhost:{shop_port}" in output
     assert "Stopped." in output
+    assert f"http://127.0.0.1:{port}/console/mail" in output
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
@@ -180,6 +209,39 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"porchlight: 127.0.0.1:{port} is already in use (is Porchlight already running?); "
         "stop it or choose another port with --port"
+    ]
+
+
+def test_staff_edit_and_add_validate_like_the_api(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'staff.db'}"
+    base = ("--database-url", database, "staff")
+    bad_email = run(*base, "add", "not-an-email", "Alex", stdin="a long enough password\n")
+    assert bad_email.returncode == 2
+    assert "email" in bad_email.stderr
+    made = run(*base, "add", "a@shop.example", "Alex", "--role", "admin", stdin="long password!\n")
+    assert made.returncode == 0, made.stderr
+    # The API's model: the same limits (tests/integration/test_staff_admin.py has them all).
+    refused = run(*base, "edit", "a@shop.example", "--max-calls", "2")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("porchlight: max_calls: ")
+    last_admin = run(*base, "edit", "a@shop.example", "--role", "agent")
+    assert last_admin.returncode == 1
+    assert "only admin" in last_admin.stderr
+    edited = run(
+        *base,
+        "edit",
+        "a@shop.example",
+        "--name",
+        "Alex Kim",
+        "--language",
+        "is",
+        "--max-calls",
+        "0",
+    )
+    assert edited.returncode == 0, edited.stderr
+    listed = run(*base, "list")
+    assert listed.stdout.splitlines() == [
+        "a@shop.example\tAlex Kim\tadmin, is, 3 chats, chats only"
     ]
 
 

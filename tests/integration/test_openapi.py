@@ -3,6 +3,7 @@ documented operation answering with a body its schema accepts (called for real, 
 
 from __future__ import annotations
 
+import base64
 import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,8 @@ from server.keys import AUTH, STORE, WEBHOOKS
 from signaling.domain_events import DomainEvent, EventKind
 from signaling.errors import ErrorCode
 from signaling.ports import Changes, NewConversation, NewMessage
-from tests.support import Server, login, settings_for
+from tests.images import png
+from tests.support import Server, free_port, login, settings_for
 
 # Routes that are not part of the REST API: pages, files and the socket transport. The
 # health endpoints belong to operators' probes, not to API clients.
@@ -38,13 +40,20 @@ NOT_API = {
     "/api/v1/analytics.csv",
     "/api/docs",
     "/api/docs/style.css",
+    "/account/password",
+    "/account/forgot",
+    "/staff-photos/{id}",
+    # A caught email's HTML, as a mail client shows it (a page, not JSON).
+    "/api/v1/caught-mail/{number}/html",
 }
 
 
 @pytest.fixture
 async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Server]:
     marker = request.node.get_closest_marker("settings")
-    extra = marker.kwargs if marker else {}
+    extra = dict(marker.kwargs) if marker else {}
+    if extra.get("smtp_port") == 0:  # a free port, chosen now
+        extra["smtp_port"] = free_port()
     running = Server(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", **extra))
     await running.start()
     await running.add_site()
@@ -127,8 +136,15 @@ def check(document: dict[str, Any], op: dict[str, Any], status: int, body: Any) 
 Call = Callable[[aiohttp.ClientSession], Awaitable[tuple[int, Any]]]
 
 
-# A webhook receiver on loopback is allowed here, as a site's private network would be.
-@pytest.mark.settings(webhook_allowed_networks=("127.0.0.2/32",))
+# A webhook receiver on loopback is allowed here, as a site's private network would be; the
+# development mail catcher runs, so that the caught-mail operation answers too.
+@pytest.mark.settings(
+    webhook_allowed_networks=("127.0.0.2/32",),
+    mail_catcher=True,
+    smtp_host="127.0.0.1",
+    smtp_port=0,
+    smtp_security="none",
+)
 async def test_every_documented_operation_answers_as_documented(server: Server) -> None:
     document = await fetch_document(server)
     ops = operations(document)
@@ -216,6 +232,14 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
     week = {"mon": [["09:00", "17:00"]]}
     hours = {"hours": {"timezone": "Europe/London", "week": week}, "queue_timeout_s": 120}
 
+    async def invite(http: aiohttp.ClientSession) -> tuple[int, Any]:
+        status, body = await send(http, "invite", {"email": "cy@staff.test", "name": "Cy"})
+        state["invited"] = str(body["staff"]["id"])
+        return status, body
+
+    photo = "data:image/png;base64," + base64.b64encode(png()).decode()
+    same = {"current_password": "correct horse battery", "new_password": "correct horse battery"}
+
     # A browser of its own for signing in again after "sign out everywhere".
     fresh = aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": server.url}
@@ -283,6 +307,19 @@ async def test_every_documented_operation_answers_as_documented(server: Server) 
                 {"email": "bo@staff.test", "name": "Bo", "password": "p" * 12},
             ),
         ),
+        ("invite", invite),
+        ("get_staff", lambda http: send(http, "get_staff", id=state["invited"])),
+        (
+            "edit_staff",
+            lambda http: send(http, "edit_staff", {"max_chats": 4}, id=state["invited"]),
+        ),
+        ("password_link", lambda http: send(http, "password_link", id=state["invited"])),
+        ("my_profile", lambda http: send(http, "my_profile")),
+        ("edit_my_profile", lambda http: send(http, "edit_my_profile", {"name": "Ada L"})),
+        ("change_my_password", lambda http: send(http, "change_my_password", same)),
+        ("upload_photo", lambda http: send(http, "upload_photo", {"data": photo})),
+        ("remove_photo", lambda http: send(http, "remove_photo")),
+        ("caught_mail", lambda http: send(http, "caught_mail")),
         ("transcript", lambda http: send(http, "transcript", id=conversation.id)),
         ("precheck_ice", lambda http: send(http, "precheck_ice", policy="all")),
         ("start_precheck", start_check),

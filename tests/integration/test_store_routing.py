@@ -193,3 +193,23 @@ async def test_a_dead_node_loses_its_consoles(store: SqlStore) -> None:
     assert not presence.connected and presence.grace_until == NOW + 50
     assert (await store.get_presence(ben, NOW + 20)).connected
     assert await store.forget_nodes(NOW + 20, 30.0, before=NOW + 5) == []
+
+
+async def test_staff_who_take_no_calls_are_rung_for_chats_only(store: SqlStore) -> None:
+    ana, ben = await make_staff(store, "Ana"), await make_staff(store, "Ben")
+    await store.update_staff(ana.id, max_calls=0)
+    for member in (ana, ben):
+        await on_duty(store, member)
+        await store.set_presence(member, "available", frozenset({"camera", "microphone"}), NOW)
+    site = await make_site(store)
+    video = await store.create_conversation(
+        NewConversation(site=site, visitor_id="v1", channel="video"), NOW
+    )
+    chat = await store.create_conversation(NewConversation(site=site, visitor_id="v2"), NOW + 1)
+    rings = await store.dispatch(NOW + 2, 20.0, choose)
+    # Ana is first in line (idle as long, lower id) but takes no calls: the video call
+    # rings Ben, the chat Ana.
+    assert {(r.conversation.id, r.staff_id) for r in rings} == {
+        (video.id, ben.id),
+        (chat.id, ana.id),
+    }

@@ -49,6 +49,29 @@ export interface Availability {
   look: Look;
 }
 
+/** What the development catcher received, newest first. */
+export interface CaughtList {
+  emails: Array<CaughtOut>;
+}
+
+/** One email the development catcher received. */
+export interface CaughtOut {
+  number: number;
+  received_at: number;
+  from: string;
+  to: Array<string>;
+  subject: string;
+  message_id: string;
+  text: string;
+  html: string;
+}
+
+/** A language the console is offered in. */
+export interface ConsoleLanguageOut {
+  code: string;
+  name: string;
+}
+
 /** A conversation's current state. ``queue_position`` and ``estimated_wait_s`` are set while it waits (``queued`` or ``ringing``); ``estimated_wait_s`` is null when nobody is available to give an honest estimate. ``version`` orders the views of one conversation: every change of its state makes it grow. A client ignores a view older than the one it holds (a late hint); views of the same version have the same state and may differ in queue position and estimate (which move without the row changing) and in ``last_seq`` and the read markers (ordered by their own seqs). */
 export interface ConversationView {
   id: string;
@@ -127,7 +150,7 @@ export interface Erasure {
 }
 
 /** Error codes, each with the situation it reports. */
-export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "webhook.not_found" | "webhook.url_refused" | "rate.limited" | "hours.invalid" | "hours.timezone_unknown" | "email.invalid" | "offline.disabled" | "database.unavailable" | "redis.unavailable" | "server.error";
+export type ErrorCode = "payload.invalid" | "payload.too_large" | "event.unknown" | "auth.required" | "auth.forbidden" | "auth.invalid" | "auth.csrf" | "auth.throttled" | "route.not_found" | "method.not_allowed" | "staff.exists" | "api_token.not_found" | "precheck.busy" | "precheck.not_found" | "site.unknown" | "origin.not_allowed" | "token.invalid" | "conversation.not_found" | "conversation.ended" | "conversation.not_ended" | "conversation.not_assigned" | "ring.expired" | "capacity.full" | "call.not_found" | "call.busy" | "call.not_allowed" | "channel.not_offered" | "tag.unknown" | "webhook.not_found" | "webhook.url_refused" | "rate.limited" | "hours.invalid" | "hours.timezone_unknown" | "email.invalid" | "offline.disabled" | "staff.not_found" | "staff.last_admin" | "link.invalid" | "password.wrong" | "mail.catcher_off" | "database.unavailable" | "redis.unavailable" | "server.error";
 
 /** Every REST refusal has this shape. */
 export interface ErrorEnvelope {
@@ -189,6 +212,14 @@ export interface KindView {
   kind: string;
   description: string;
   fields: Array<string>;
+}
+
+/** An invitation or reset link was emailed; ``url`` is the same link, shown to the admin once, for when email is slow or not set up. */
+export interface LinkSent {
+  staff: StaffOut;
+  url: string;
+  expires_at: number;
+  message_id: string;
 }
 
 /** A staff member's email and password. */
@@ -302,6 +333,12 @@ export interface OpenApiDocument {
   paths: object;
 }
 
+/** A staff member's new password, with their current one. */
+export interface PasswordChange {
+  current_password: string;
+  new_password: string;
+}
+
 export interface Period {
   conversations: number;
   answered: number;
@@ -317,6 +354,16 @@ export interface Period {
   ratings: number;
   csat_pct: number | null;
   period: string;
+}
+
+/** Where one's photo is served now (null: none). */
+export interface PhotoOut {
+  photo_url: string | null;
+}
+
+/** A photo as a data URL (``data:image/png;base64,…``): PNG, JPEG or WebP. */
+export interface PhotoUpload {
+  data: string;
 }
 
 /** The ICE configuration of a pre-call check. ``relay_only``: the site or server forces relayed calls, so the check runs relayed whatever policy was asked for. */
@@ -347,6 +394,18 @@ export interface PrecheckResult {
 export interface PrecheckStarted {
   check_id: string;
   answer_sdp: string;
+}
+
+/** A staff member's change to their own profile. */
+export interface ProfileEdit {
+  name?: string | null;
+  console_language?: string | null;
+}
+
+/** One's own profile, and the console languages one may choose. */
+export interface ProfileOut {
+  staff: StaffOut;
+  console_languages: Array<ConsoleLanguageOut>;
 }
 
 /** How many items of each kind the retention purge deleted. */
@@ -481,11 +540,49 @@ export interface StaffCreated {
   staff: StaffView;
 }
 
+/** An admin's change to a staff member; fields left out stay as they are. */
+export interface StaffEdit {
+  name?: string | null;
+  role?: "admin" | "supervisor" | "agent" | null;
+  languages?: Array<string> | null;
+  max_chats?: number | null;
+  max_calls?: number | null;
+}
+
+/** An admin's invitation: the person gets an email with a link to choose a password. */
+export interface StaffInvite {
+  email: string;
+  name: string;
+  role?: "admin" | "supervisor" | "agent";
+  languages?: Array<string>;
+  max_chats?: number;
+  max_calls?: number;
+}
+
 /** One page of staff members, oldest first. */
 export interface StaffList {
-  staff: Array<StaffView>;
+  staff: Array<StaffOut>;
   /** Pass as `cursor` for the next page; null on the last page. */
   next_cursor: string | null;
+}
+
+/** One staff member. */
+export interface StaffOne {
+  staff: StaffOut;
+}
+
+/** A staff member as the API shows them; ``invited``: no password chosen yet. */
+export interface StaffOut {
+  id: number;
+  email: string;
+  name: string;
+  role: "admin" | "supervisor" | "agent";
+  languages: Array<string>;
+  max_chats: number;
+  max_calls: number;
+  console_language: string;
+  invited: boolean;
+  photo_url: string | null;
 }
 
 /** The staff member handling a conversation. ``handle`` is a stable public name for the person (the same person, the same handle; see ``signaling.views.StaffHandles``), so a customer can tell one person from the next without learning account ids. ``id`` is the internal account id, in staff views only (null in the customer's). */

@@ -33,6 +33,7 @@ export function loginForm(
     password,
     problem,
     submit,
+    h("a", { href: "/account/forgot", class: "forgot" }, "Forgot your password?"),
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();

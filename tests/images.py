@@ -1,0 +1,23 @@
+"""Real image files made on the spot, for upload tests."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+
+def png(width: int = 40, height: int = 30, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    """A valid PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
