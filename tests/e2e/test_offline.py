@@ -24,7 +24,7 @@ SCREENS = Path(os.environ.get("PORCHLIGHT_SCREENS", tempfile.gettempdir())) / "p
 
 
 async def picture(page: Page, name: str) -> None:
-    SCREENS.mkdir(exist_ok=True)
+    SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENS / f"{name}.png")
 
 

@@ -91,6 +91,7 @@ export class View {
   });
 
   private readonly offered: Set<string>;
+  private readonly bar = h("div", { class: "bar" }, this.status, this.cancel, this.end);
   private readonly who = h("span", { class: "who", hidden: true });
 
   constructor(
@@ -106,7 +107,7 @@ export class View {
         "main",
         { class: "body" },
         this.notice,
-        h("div", { class: "bar" }, this.status, this.cancel, this.end),
+        this.bar,
         this.offlineSlot,
         this.channels,
         this.dialogs,
@@ -133,6 +134,8 @@ export class View {
   state(c: ConversationView | null): void {
     const waiting = c?.status === "queued" || c?.status === "ringing";
     say(this.status, c ? statusText(c) : "");
+    // A fresh widget has nothing to say here: no empty strip under the header.
+    show(this.bar, !!c);
     show(this.cancel, waiting);
     show(this.end, c?.status === "active");
     show(this.again, c?.status === "ended" && !this.heldCount);
@@ -241,6 +244,7 @@ export class View {
   /** The site refused this embedding: say so plainly and offer nothing else. */
   blocked(): void {
     say(this.status, "Chat isn't available on this site.");
+    show(this.bar, true);
     for (const el of [this.cancel, this.end, this.again, this.composer, this.notice]) show(el, false);
   }
 
