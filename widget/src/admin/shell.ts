@@ -72,6 +72,20 @@ export function client(csrf: string): Api {
   };
 }
 
+/** A refusal's or failure's message, for a `role="alert"` line. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs a page's loading work; if it fails, the page says why instead of staying blank. */
+export async function guarded(where: HTMLElement, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    where.append(h("p", { class: "problem", role: "alert" }, errorText(error)));
+  }
+}
+
 /** Draws the shared header and nav and answers the page's `<main>` (empty, labelled by the
  * page's title), a JSON client and the signed-in staff member. */
 export async function shell(): Promise<{ main: HTMLElement; api: Api; me: Me }> {

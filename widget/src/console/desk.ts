@@ -187,6 +187,7 @@ export class Desk implements PanelActions, Answer, WrapUpActions {
     if (!tags) {
       tags = outcomeTags(key).catch(() => {
         this.tags.delete(key); // asked again for the next panel
+        this.say("Couldn't load this site's outcomes; the next conversation asks again.");
         return [];
       });
       this.tags.set(key, tags);

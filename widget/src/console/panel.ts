@@ -16,11 +16,12 @@ export interface PanelActions {
   tag(conversationId: string, tag: string): Promise<boolean>;
 }
 
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
 /** One accepted conversation: a `region` named "Conversation with {visitor}" holding the
  * visitor's current page, the message log, a reply box and "End conversation". Once ended
  * it says "Ended", offers the site's outcomes to pick from, and "Close", which removes the
  * panel. */
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 export class Panel {
   readonly el: HTMLElement;

@@ -1,5 +1,5 @@
 import { MAX_BODY_CHARS, type ConversationView } from "../protocol.gen";
-import { button, h, say, show } from "../shared/dom";
+import { button, h, initials, say, show } from "../shared/dom";
 import { TypingLine } from "../shared/typing";
 import type { Rating } from "../rating/main";
 import { statusText } from "./status";
@@ -309,11 +309,4 @@ export class View {
     this.field.style.height = "auto";
     this.field.style.height = `${Math.min(this.field.scrollHeight, 140)}px`;
   }
-}
-
-/** "Sam Lee" → "SL": shown in place of a photo. */
-function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  const letters = words.length > 1 ? [words[0] ?? "", words[words.length - 1] ?? ""] : words;
-  return letters.map((w) => Array.from(w)[0]?.toUpperCase() ?? "").join("");
 }

@@ -19,6 +19,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** "Sam Lee" → "SL" (first and last word): shown in place of a photo. */
+export function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0] ?? "", words[words.length - 1] ?? ""] : words;
+  return letters.map((w) => Array.from(w)[0]?.toUpperCase() ?? "").join("");
+}
+
 /** A plain (non-submit) button labelled `label`. */
 export function button(label: string, attrs: Record<string, Attr> = {}): HTMLButtonElement {
   return h("button", { type: "button", ...attrs }, label);

@@ -315,7 +315,7 @@ function table(caption: string, head: string[], rows: string[][]): HTMLElement {
     h(
       "table",
       { class: "list figures" },
-      h("caption", { class: "visually-hidden" }, caption),
+      h("caption", { class: "sr" }, caption),
       h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c, i) => (i === 0 ? h("th", { scope: "row", dir: "auto" }, c) : h("td", {}, c)))))),
     ),

@@ -4,7 +4,7 @@
 // or a shared link shows the same entries.
 import "./audit.css";
 import { h } from "../../shared/dom";
-import { type Api, shell } from "../shell";
+import { type Api, guarded, shell } from "../shell";
 
 interface Entry {
   id: number;
@@ -31,13 +31,13 @@ const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 const FIELDS = ["action", "actor", "from", "to"] as const;
 type Filters = Record<(typeof FIELDS)[number], string>;
 
-void shell().then(async ({ main, api }) => {
+void shell().then(({ main, api }) => guarded(main, async () => {
   const { actions } = await api.get<{ actions: Action[] }>("/api/v1/audit/actions");
   const names = new Map(actions.map((a) => [a.action, a.description]));
   const view = new AuditView(api, names);
   main.append(view.form(actions), view.status, view.table, view.more, view.problem);
   await view.load(filtersFromAddress(), false);
-});
+}));
 
 function filtersFromAddress(): Filters {
   const query = new URLSearchParams(location.search);

@@ -2,7 +2,7 @@
 // what a customer gets when nobody can answer.
 import "./hours.css";
 import { h } from "../../shared/dom";
-import { type Api, ApiError, shell } from "../shell";
+import { type Api, ApiError, guarded, shell } from "../shell";
 
 interface Site {
   key: string;
@@ -29,7 +29,7 @@ const DAYS: [string, string][] = [
   ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"],
 ];
 
-void shell().then(async ({ main, api }) => {
+void shell().then(({ main, api }) => guarded(main, async () => {
   const { sites } = await api.get<{ sites: Site[] }>("/api/v1/sites");
   if (!sites.length) {
     main.append(h("p", { class: "card hint" }, "Add a site first (Sites), then set its hours here."));
@@ -38,10 +38,10 @@ void shell().then(async ({ main, api }) => {
   const pick = h("select", { id: "hours-site" }, ...sites.map((s) => h("option", { value: s.key }, s.name)));
   const slot = h("div", {});
   const load = async () => slot.replaceChildren(await editor(api, pick.value));
-  pick.addEventListener("change", () => void load());
+  pick.addEventListener("change", () => void guarded(slot, load));
   main.append(h("div", { class: "field" }, h("label", { for: "hours-site" }, "Site"), pick), slot);
   await load();
-});
+}));
 
 // Every IANA zone this browser knows (Intl.supportedValuesOf is newer than TypeScript's lib).
 function zoneNames(): string[] {

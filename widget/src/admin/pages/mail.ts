@@ -2,7 +2,7 @@
 // of in someone's inbox, so the whole flow can be tried without a mail server.
 import "../people.css";
 import { h, linkify } from "../../shared/dom";
-import { type Api, ApiError, shell } from "../shell";
+import { type Api, errorText, shell } from "../shell";
 
 interface Caught {
   number: number;
@@ -44,7 +44,8 @@ async function refresh(api: Api): Promise<void> {
       ...(emails.length ? emails.map(card) : [h("p", { class: "card hint" }, "No email yet. Invite someone on the Staff page to see one arrive.")]),
     );
   } catch (error) {
-    list.replaceChildren(h("p", { class: "problem", role: "alert" }, error instanceof ApiError ? error.message : String(error)));
+    newest = -1; // the next answer, even an unchanged one, replaces this alert
+    list.replaceChildren(h("p", { class: "problem", role: "alert" }, errorText(error)));
   }
 }
 

@@ -3,7 +3,7 @@
 // and choose how long each site keeps ended conversations.
 import "./privacy.css";
 import { h } from "../../shared/dom";
-import { type Api, ApiError, shell } from "../shell";
+import { type Api, ApiError, guarded, shell } from "../shell";
 
 interface Site {
   key: string;
@@ -19,10 +19,10 @@ interface ExportDocument {
 
 type Subject = { conversation_id: string } | { site: string; visitor_id: string };
 
-void shell().then(async ({ main, api }) => {
+void shell().then(({ main, api }) => guarded(main, async () => {
   const { sites } = await api.get<{ sites: Site[] }>("/api/v1/sites");
   main.append(personForm(api, sites), retention(api, sites));
-});
+}));
 
 function personForm(api: Api, sites: Site[]): HTMLElement {
   const how = h(

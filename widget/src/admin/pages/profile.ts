@@ -1,6 +1,6 @@
 // Profile: one's own name, console language and password.
 import "../people.css";
-import { h } from "../../shared/dom";
+import { h, initials } from "../../shared/dom";
 import { type Api, ApiError, shell } from "../shell";
 
 interface Profile {
@@ -142,18 +142,9 @@ async function squared(file: File): Promise<string> {
   return canvas.toDataURL("image/jpeg", 0.85);
 }
 
-function initials(name: string): string {
-  return name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((part) => part[0]?.toUpperCase() ?? "")
-    .join("");
-}
-
 function photoForm(api: Api, profile: Profile): HTMLElement {
   const picture = h("div", { class: "avatar", "aria-hidden": "true" });
-  const input = h("input", { type: "file", id: "photo-file", accept: "image/png,image/jpeg,image/webp", class: "visually-hidden" });
+  const input = h("input", { type: "file", id: "photo-file", accept: "image/png,image/jpeg,image/webp", class: "sr" });
   const choose = h("label", { for: "photo-file", class: "button" }, "Choose a photo");
   const remove = h("button", { type: "button" }, "Remove photo");
   const problem = h("p", { class: "problem", role: "alert" });
@@ -184,7 +175,7 @@ function photoForm(api: Api, profile: Profile): HTMLElement {
       .then(() => {
         draw(null);
         done.textContent = "Photo removed.";
-        choose.focus();
+        input.focus();
       })
       .catch((error: unknown) => (problem.textContent = message(error)));
   });

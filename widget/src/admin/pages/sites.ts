@@ -12,7 +12,6 @@ interface Site {
   relay_only: boolean;
   channels: string[];
   brand_color: string;
-  brand_ink: string;
   launcher_position: "left" | "right";
   launcher_text: string;
   show_staff: boolean;
@@ -92,25 +91,21 @@ function siteCard(site: Site): HTMLElement {
   const remove = h("button", { type: "button", class: "danger" }, "Delete…");
   remove.addEventListener("click", () => card.append(confirmDelete(site, remove)));
   const id = `snippet-${site.key}`;
+  const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+  swatch.style.setProperty("background", site.brand_color);
   const offered = CHANNELS.filter(([value]) => site.channels.includes(value)).map(([, name]) => name);
   const card = h(
     "section",
     { class: "card", "aria-labelledby": `site-${site.key}` },
-    h(
-      "div",
-      { class: "row" },
-      h("span", { class: "swatch", "aria-hidden": "true" }),
-      h("h2", { id: `site-${site.key}`, dir: "auto" }, site.name),
-    ),
+    h("div", { class: "row" }, swatch, h("h2", { id: `site-${site.key}`, dir: "auto" }, site.name)),
     h("p", { class: site.seen_at ? "seen ok" : "seen" }, seenText(site)),
     h("p", { class: "hint" }, "Allowed on: ", site.allowed_origins.join(", ")),
     h("p", { class: "hint" }, "Offers: ", offered.join(", ")),
     site.relay_only ? h("p", { class: "hint" }, "Calls go through the relay only.") : null,
-    h("label", { for: id }, "Snippet"),
-    h("pre", { class: "snippet", id, tabindex: 0 }, site.snippet),
+    h("p", { id: `${id}-label` }, "Snippet"),
+    h("pre", { class: "snippet", id, tabindex: 0, "aria-labelledby": `${id}-label` }, site.snippet),
     h("div", { class: "row" }, copy, edit, remove, copied),
   );
-  card.querySelector<HTMLElement>(".swatch")?.style.setProperty("background", site.brand_color);
   return card;
 }
 
@@ -167,7 +162,8 @@ function field(id: string, label: string, control: HTMLElement, hint?: string): 
   );
 }
 
-/** The WCAG contrast-safe text colour on `color`, as the server chooses it. */
+/** The WCAG contrast-safe text colour on `color`, for the live preview: the same rule as
+ * `ink_for` in server/site_settings.py (the server's is what customers see). */
 function inkFor(color: string): string {
   const lum = (hex: string) => {
     const [r, g, b] = [1, 3, 5].map((i) => {

@@ -35,7 +35,7 @@ const editor = h("div");
 let team: Member[] = [];
 
 void shell().then(async ({ main, api, me }) => {
-  main.append(notice, h("section", { class: "card", "aria-labelledby": "team" }, h("h2", { id: "team" }, "Team"), list), editor, inviteForm(api));
+  main.append(notice, h("section", { class: "card", "aria-labelledby": "team" }, h("h2", { id: "team" }, "Team"), list), editor, inviteForm(api, me));
   await refresh(api, me);
 });
 
@@ -173,7 +173,7 @@ function memberFields(prefix: string, member?: Member): Fields {
   };
 }
 
-function inviteForm(api: Api): HTMLElement {
+function inviteForm(api: Api, me: Me): HTMLElement {
   const email = h("input", { type: "email", id: "invite-email", required: true, maxlength: 254, autocomplete: "off" });
   const { fields, read } = memberFields("invite");
   const problem = h("p", { class: "problem", role: "alert" });
@@ -205,7 +205,7 @@ function inviteForm(api: Api): HTMLElement {
       .then(async (sent) => {
         form.reset();
         linkSent(sent, "The invitation");
-        await refresh(api, (await api.get<{ staff: Me }>("/api/v1/me")).staff);
+        await refresh(api, me);
         notice.focus();
       })
       .catch((error: unknown) => {

@@ -110,7 +110,7 @@ async function refresh(api: Api): Promise<void> {
 function showSecret(endpoint: Endpoint, rotated: boolean): void {
   if (!endpoint.secret) return;
   const secret = endpoint.secret;
-  const copied = h("span", { class: "done" });
+  const copied = h("span", { class: "done", role: "status" });
   const copy = button("Copy secret");
   const done = button("Done", { class: "quiet" });
   done.addEventListener("click", () => {
@@ -217,7 +217,7 @@ async function openLog(api: Api, endpoint: Endpoint): Promise<void> {
     try {
       const page = await api.get<DeliveryPage>(`/api/v1/webhooks/${endpoint.id}/deliveries?${query}`);
       cursor = page.next_cursor;
-      const made = page.deliveries.map((d) => deliveryRow(api, endpoint, d, () => load(false)));
+      const made = page.deliveries.map((d) => deliveryRow(api, endpoint, d, () => load(false), problem));
       if (append) rows.append(...made);
       else rows.replaceChildren(...made);
       if (!rows.childElementCount) {
@@ -263,7 +263,13 @@ async function openLog(api: Api, endpoint: Endpoint): Promise<void> {
   logPanel.querySelector<HTMLElement>("#log-title")?.focus();
 }
 
-function deliveryRow(api: Api, endpoint: Endpoint, d: Delivery, reload: () => Promise<void>): HTMLElement {
+function deliveryRow(
+  api: Api,
+  endpoint: Endpoint,
+  d: Delivery,
+  reload: () => Promise<void>,
+  problem: HTMLElement,
+): HTMLElement {
   const again = button("Send again", { "aria-label": `Send ${d.kind} again` });
   again.addEventListener("click", () => {
     again.disabled = true;
@@ -272,7 +278,7 @@ function deliveryRow(api: Api, endpoint: Endpoint, d: Delivery, reload: () => Pr
       .then(reload)
       .catch((error: unknown) => {
         again.disabled = false;
-        again.title = message(error);
+        problem.textContent = message(error);
       });
   });
   const response = d.response_status != null ? String(d.response_status) : (d.last_error ?? "—");
