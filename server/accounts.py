@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from server.site_settings import SiteFields
 from server.tables import sites, staff, staff_sessions
 from signaling.ports import Role, ShiftPolicy, Site, StaffMember
 
@@ -106,19 +107,7 @@ _SITE = (
     sites.c.shift,
 )
 # What a site owner may change (server.site_settings validates it); lists are stored as JSON.
-SITE_FIELDS = frozenset(
-    {
-        "name",
-        "allowed_origins",
-        "greeting",
-        "relay_only",
-        "channels",
-        "brand_color",
-        "launcher_position",
-        "launcher_text",
-        "show_staff",
-    }
-)
+SITE_FIELDS = frozenset(SiteFields.model_fields)
 _LISTS = {"allowed_origins", "channels"}
 _STAFF = (
     staff.c.id,

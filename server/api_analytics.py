@@ -8,7 +8,6 @@ days by default), ``tz`` (an IANA zone, UTC by default), ``group`` (``day`` or `
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -22,7 +21,8 @@ from server.analytics_report import AnalyticsReader, csv_rows, report
 from server.analytics_time import window
 from server.keys import SETTINGS, STORE
 from server.openapi import operation
-from server.rest import require
+from server.rest import refuse, require
+from signaling.errors import ErrorCode
 from signaling.ports import OVERSEERS
 from signaling.protocol import describe
 
@@ -130,10 +130,7 @@ def _params(request: web.Request) -> Params:
     try:
         return Params.model_validate(dict(request.query))
     except ValidationError as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": {"code": "payload.invalid", "message": describe(exc)}}),
-            content_type="application/json",
-        ) from None
+        raise refuse(400, ErrorCode.PAYLOAD_INVALID, describe(exc)) from None
 
 
 async def _names(request: web.Request) -> tuple[dict[int, str], dict[int, str]]:

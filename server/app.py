@@ -252,6 +252,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sweeper = Sweeper(router.sweep)
     sweeper.start()
     webhooks.start()
+    # The depth the outbox counts on each pass, read at scrape time.
+    figures.outbox_depth("webhooks", lambda: webhooks.depth().pending)
     app[STORE] = store
     app[INSTALLS] = Installs(store)
     app[WEBHOOKS] = webhooks

@@ -31,8 +31,10 @@ from prometheus_client import (
 
 from server.auth import secrets_match
 from server.keys import SETTINGS, SIO
+from server.rest import error
 from server.store import SqlStore
 from signaling.domain_events import DomainEvent, EventKind
+from signaling.errors import ErrorCode
 from signaling.events import ServerEvent
 from signaling.outbound import CUSTOMER_NS, STAFF_NS, Outbound
 
@@ -242,10 +244,11 @@ async def scrape(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     sent = request.headers.get("Authorization", "")
     if not (sent.startswith("Bearer ") and secrets_match(sent[7:].strip(), token)):
-        return web.json_response(
-            {"error": {"code": "auth.required", "message": "A metrics token is required."}},
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        return error(
+            401,
+            ErrorCode.AUTH_REQUIRED,
+            "A metrics token is required.",
+            **{"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     body = await request.app[METRICS].scrape()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

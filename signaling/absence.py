@@ -85,5 +85,6 @@ class Absence:
             try:
                 await self.router.end(conversation, "system")
             except ProtocolError:  # it moved on meanwhile (accepted, ended elsewhere)
+                log.info("conversation %s moved on before it was abandoned", conversation.id)
                 continue
         return bool(gone)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signaling.domain_events import DomainEvent, EventKind
-from signaling.errors import ErrorCode, ProtocolError
+from signaling.errors import ErrorCode, ProtocolError, not_assigned, not_found
 from signaling.events import ServerEvent
 from signaling.ports import (
     OVERSEERS,
@@ -44,17 +44,6 @@ class ReplayPage:
 
     messages: list[Message]
     more: bool
-
-
-def not_found() -> ProtocolError:
-    """The one answer for a conversation that is missing or not the caller's."""
-    return ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
-
-
-def not_assigned() -> ProtocolError:
-    return ProtocolError(
-        ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
-    )
 
 
 def owned_by(customer: CustomerIdentity, conversation: Conversation | Owners) -> bool:

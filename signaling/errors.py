@@ -128,6 +128,17 @@ class ProtocolError(Exception):
         return wire
 
 
+def not_found() -> ProtocolError:
+    """The one answer for a conversation that is missing or not the caller's."""
+    return ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+
+
+def not_assigned() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.CONVERSATION_NOT_ASSIGNED, "You are not handling this conversation."
+    )
+
+
 def refusal(error: ProtocolError) -> dict[str, Any]:
     """The acknowledgement that refuses an event."""
     return {"ok": False, "error": error.to_wire()}

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from signaling.domain_events import DomainEvent, EventKind
-from signaling.errors import ErrorCode, ProtocolError
+from signaling.errors import ErrorCode, ProtocolError, not_assigned, not_found
 from signaling.events import ServerEvent
 from signaling.ports import (
     AwayReason,
@@ -148,14 +148,12 @@ class Shift:
         ``conversation.not_assigned`` for someone else's conversation."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise ProtocolError(ErrorCode.CONVERSATION_NOT_FOUND, "No such conversation.")
+            raise not_found()
         if tag not in (await self.policy(conversation.site_key)).outcome_tags:
             raise ProtocolError(ErrorCode.TAG_UNKNOWN, "That outcome is not in this site's list.")
         tagged = await self.routing.tag_conversation(conversation_id, member.id, tag)
         if tagged is None:
-            raise ProtocolError(
-                ErrorCode.CONVERSATION_NOT_ASSIGNED, "This conversation is not yours."
-            )
+            raise not_assigned()
         await self.events.publish(
             DomainEvent(
                 EventKind.CONVERSATION_TAGGED,
