@@ -18,6 +18,7 @@ import pytest
 from server.migrate import migrate
 from server.store import SqlStore
 from tests.coturn import Coturn, running_coturn
+from tests.support import Peer
 
 PG_SERVER = os.environ.get("PORCHLIGHT_TEST_PG", "postgres@127.0.0.1:5432")
 PG_CONNECT_TIMEOUT = 5.0
@@ -73,3 +74,12 @@ def coturn(tmp_path: Path) -> Iterator[Coturn]:
     skipped without ``turnserver``, except on CI."""
     with running_coturn(tmp_path) as turn:
         yield turn
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[Peer]]:
+    """Socket peers to close after the test, connected or not."""
+    made: list[Peer] = []
+    yield made
+    for peer in made:
+        await peer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import time
 from collections.abc import Callable
@@ -32,10 +33,13 @@ def free_port() -> int:
 
 
 async def until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    """Poll ``predicate`` (plain or async) until it returns something truthy; fail after
+    ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

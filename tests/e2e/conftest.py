@@ -17,7 +17,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from demo_site.app import create_app as create_shop
 from tests.coturn import Coturn
-from tests.support import Peer, Server, free_port, settings_for
+from tests.support import Server, free_port, settings_for
 
 CHROMIUM = os.environ.get("PORCHLIGHT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -121,13 +121,3 @@ async def call_stack(tmp_path: Path, coturn: Coturn) -> AsyncIterator[Stack]:
         ice_transport_policy="relay",
     ) as running:
         yield running
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Peer]]:
-    """Socket peers beside the browsers (a busy staff member, another visitor), closed
-    after the test."""
-    made: list[Peer] = []
-    yield made
-    for peer in made:
-        await peer.close()

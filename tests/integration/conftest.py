@@ -2,7 +2,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support import Peer, Server, settings_for
+from tests.support import Server, settings_for
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -18,12 +18,3 @@ async def server(database_url: str, request: pytest.FixtureRequest) -> AsyncIter
     await running.add_site()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Peer]]:
-    """Peers to close after the test, connected or not."""
-    made: list[Peer] = []
-    yield made
-    for peer in made:
-        await peer.close()

@@ -4,9 +4,7 @@ and customers who left."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -246,12 +244,12 @@ async def test_nobody_is_rung_for_a_customer_who_left(server: Server, clients: l
     cid = (await visitor.ok("conversation.start", {}))["conversation"]["id"]
     await visitor.close()
     store = server.app[STORE]
-    await eventually(lambda: _left(server, cid))
+    await until(lambda: _left(server, cid))
     # A staff member comes online after the customer went: no ring, and soon it is abandoned.
     sam = await server.add_staff("Sam")
     staff = await staff_peer(server, sam)
     clients.append(staff)
-    ended = await eventually(lambda: _status(server, cid, "ended"))
+    ended = await until(lambda: _status(server, cid, "ended"))
     assert ended.ended_by == "system"
     assert not staff.seen("ring")
 
@@ -260,7 +258,7 @@ async def test_nobody_is_rung_for_a_customer_who_left(server: Server, clients: l
         kinds = [str(e.kind) for e in await store.list_events(cid)]
         return kinds if "conversation.abandoned" in kinds else None
 
-    kinds = await eventually(logged)
+    kinds = await until(logged)
     assert kinds[-2:] == ["customer.left", "conversation.abandoned"]
 
 
@@ -268,7 +266,7 @@ async def test_a_customer_who_comes_back_is_rung_for(server: Server, clients: li
     visitor, token = await visitor_token(server, clients)
     cid = (await visitor.ok("conversation.start", {}))["conversation"]["id"]
     await visitor.close()
-    await eventually(lambda: _left(server, cid))
+    await until(lambda: _left(server, cid))
     sam = await server.add_staff("Sam")
     staff = await staff_peer(server, sam)
     clients.append(staff)
@@ -280,15 +278,6 @@ async def test_a_customer_who_comes_back_is_rung_for(server: Server, clients: li
     assert resumed["conversation"]["customer_left_at"] is None
     ring = await staff.wait_for("ring")
     assert ring["conversation"]["id"] == cid
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-    """Poll an async ``check`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not (found := await check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {check}"
-        await asyncio.sleep(0.02)
-    return found
 
 
 async def _left(server: Server, cid: str) -> bool:

@@ -351,8 +351,10 @@ async def test_refusals_answer_as_documented(server: Server) -> None:
     async with aiohttp.ClientSession() as http:
         for op_id, path in [("list_sites", "/api/v1/sites"), ("me", "/api/v1/me")]:
             async with http.get(server.url + path) as response:
+                assert response.status == 401, op_id
                 check(document, ops[op_id][2], response.status, await response.json())
         async with http.get(server.url + "/api/v1/sites/nope/availability") as response:
+            assert response.status == 404
             check(document, ops["availability"][2], response.status, await response.json())
         async with http.get(server.url + "/api/v1/sites?limit=1000") as response:
             assert response.status == 401  # who you are is checked before what you asked

@@ -59,6 +59,9 @@ async def test_a_supervisor_reads_any_conversation_but_acts_in_none(
 
     resumed = await lead.ok("conversation.resume", {"conversation_id": cid, "last_seq": 0})
     assert resumed["conversation"]["status"] == "active"
-    assert await lead.refused_with(
-        "message.send", {"conversation_id": cid, "client_msg_id": "supervisor-1", "body": "x"}
-    ) == ("conversation.not_assigned")
+    assert (
+        await lead.refused_with(
+            "message.send", {"conversation_id": cid, "client_msg_id": "supervisor-1", "body": "x"}
+        )
+        == "conversation.not_assigned"
+    )

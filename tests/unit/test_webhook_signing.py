@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import time
 
-from standardwebhooks.webhooks import Webhook
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from server.webhook_signing import PREFIX, SECRET_BYTES, headers, new_secret, sign
 
@@ -41,12 +42,8 @@ def test_the_reference_library_verifies_a_delivery_signed_with_both_secrets() ->
     for secret in (current, previous):
         assert Webhook(secret).verify(body, sent)["data"]["conversation_id"] == "c1"
     # A receiver with another secret refuses it.
-    try:
+    with pytest.raises(WebhookVerificationError, match=r"(?i)signature"):
         Webhook(new_secret()).verify(body, sent)
-    except Exception as refused:
-        assert "signature" in str(refused).lower()
-    else:
-        raise AssertionError("a foreign secret verified the delivery")
 
 
 def test_secrets_are_prefixed_base64_of_fresh_random_bytes() -> None:
